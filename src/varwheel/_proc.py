@@ -1,0 +1,89 @@
+"""The one place that spawns processes."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import VarwheelError
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together, for error reports."""
+        return (self.stdout + self.stderr).strip()
+
+
+def command_line(args: Sequence[str]) -> str:
+    return shlex.join([str(a) for a in args])
+
+
+def run(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    stage: str = "",
+    what: str = "",
+    stdin: str | None = None,
+) -> ProcResult:
+    """Run a command, capture its output as text, and turn failures into VarwheelError.
+
+    ``what`` names the action in error messages ("compile src/x.c"); the command line and
+    the program's own output are attached to the error.
+    """
+    argv = tuple(str(a) for a in args)
+    label = what or Path(argv[0]).name
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=None if cwd is None else str(cwd),
+            env=None if env is None else dict(env),
+            input=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise VarwheelError(
+            f"program not found: {argv[0]}",
+            stage=stage,
+            subject=label,
+            hint="is it installed and on PATH?",
+        ) from None
+    except PermissionError as exc:
+        raise VarwheelError(
+            f"cannot execute {argv[0]}: {exc.strerror}", stage=stage, subject=label
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise VarwheelError(
+            f"timed out after {timeout:g} s",
+            stage=stage,
+            subject=label,
+            extra="command: " + command_line(argv),
+        ) from None
+    result = ProcResult(argv, proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise VarwheelError(
+            f"failed with exit code {proc.returncode}",
+            stage=stage,
+            subject=label,
+            extra="command: " + command_line(argv) + ("\n" + result.output if result.output else ""),
+        )
+    return result

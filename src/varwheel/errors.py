@@ -1,0 +1,58 @@
+"""The one error type every stage raises.
+
+Each error knows which stage raised it, what it is about (a file, a dotted key, a config
+setting, a property) and what went wrong. The hook boundary renders it as one line:
+``varwheel: error: <subject>: <detail> (<hint>)``, followed by ``extra`` (for example a
+compiler's own output) when present.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class VarwheelError(Exception):
+    """A user-facing failure: bad input, a failed compile, an unusable wheel."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        stage: str = "",
+        subject: str = "",
+        hint: str = "",
+        extra: str = "",
+    ) -> None:
+        self.detail = detail
+        self.stage = stage
+        self.subject = subject
+        self.hint = hint
+        self.extra = extra
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        text = f"{self.subject}: {self.detail}" if self.subject else self.detail
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+    def render(self) -> str:
+        """The message printed by hooks and the CLI."""
+        out = f"varwheel: error: {self.one_line()}"
+        if self.extra:
+            out += "\n" + self.extra.rstrip("\n")
+        return out
+
+
+class ConfigError(VarwheelError):
+    """pyproject.toml or config_settings is wrong."""
+
+    def __init__(self, detail: str, *, subject: str = "", hint: str = "") -> None:
+        super().__init__(detail, stage="config", subject=subject, hint=hint)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ``did you mean 'x'?`` hint, or an empty string when nothing is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""

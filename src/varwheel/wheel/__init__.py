@@ -1,0 +1,1 @@
+"""Wheel and sdist formats: filenames (with variant labels), tags, RECORD, archive writers."""

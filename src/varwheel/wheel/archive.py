@@ -1,0 +1,76 @@
+"""Write the final .whl: once, atomically, reproducibly, RECORD last."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from .._fs import atomic_output
+from ..errors import VarwheelError
+from .record import RecordRow, render_record
+from .staging import StagedWheel
+from .zipwriter import BytesMember, FileMember, Member, ZipWriter
+
+DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
+
+
+def source_date_epoch() -> int:
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return DEFAULT_EPOCH
+    try:
+        return max(int(value), DEFAULT_EPOCH)
+    except ValueError:
+        raise VarwheelError(
+            f"not an integer: {value!r}", subject="SOURCE_DATE_EPOCH"
+        ) from None
+
+
+def wheel_file(staged: StagedWheel) -> bytes:
+    lines = [
+        "Wheel-Version: 1.0",
+        f"Generator: {staged.generator}",
+        f"Root-Is-Purelib: {'true' if staged.root_is_purelib else 'false'}",
+    ]
+    lines += [f"Tag: {tag}" for tag in staged.name.tags]
+    if staged.name.build is not None:
+        lines.append(f"Build: {staged.name.build}")
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+def _order(arcname: str, dist_info: str) -> tuple[int, str]:
+    # Package files first, then .dist-info (METADATA, WHEEL before the rest), RECORD last.
+    if arcname.startswith(dist_info + "/"):
+        return (1, arcname)
+    return (0, arcname)
+
+
+def write_wheel(staged: StagedWheel, out_dir: Path, *, level: int = 6) -> Path:
+    dist_info = staged.name.dist_info
+    record_name = f"{dist_info}/RECORD"
+    wheel_name = f"{dist_info}/WHEEL"
+    members: list[Member] = []
+    for arcname, path in staged.files():
+        if arcname in (record_name, wheel_name) or arcname.startswith(f"{dist_info}/RECORD."):
+            continue
+        st = path.lstat()
+        if not stat.S_ISREG(st.st_mode):
+            raise VarwheelError("only regular files can go into a wheel", subject=arcname)
+        executable = bool(st.st_mode & 0o111)
+        raw = staged.unchanged_origin(arcname, path)
+        if raw is not None:
+            members.append(raw)
+        else:
+            members.append(FileMember(arcname, path, executable))
+    members.append(BytesMember(wheel_name, wheel_file(staged)))
+    members.sort(key=lambda m: _order(m.arcname, dist_info))
+    target = out_dir / staged.name.filename
+    epoch = source_date_epoch()
+    with atomic_output(target) as fh:
+        writer = ZipWriter(fh, epoch=epoch, level=level)
+        rows = [writer.add(m) for m in members]
+        record = render_record((RecordRow(w.arcname, w.hash, w.size) for w in rows), record_name)
+        writer.add(BytesMember(record_name, record))
+        writer.close()
+    return target

@@ -1,0 +1,226 @@
+"""A small, deterministic ZIP writer.
+
+Why not ``zipfile``: we need fixed timestamps and modes for every entry, streaming compression
+with the SHA-256 for RECORD computed in the same pass, and copying members of an existing
+wheel *without recompressing them* (``RawMember``) when repairing. ZIP64 is written when sizes
+or offsets need it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+import zipfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+from .record import urlsafe_digest
+
+_CHUNK = 1 << 20
+_ZIP64_LIMIT = 0xFFFFFFFF
+_VERSION_MADE_BY = (3 << 8) | 45  # UNIX, spec 4.5
+
+
+@dataclass(frozen=True)
+class FileMember:
+    arcname: str
+    path: Path
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class BytesMember:
+    arcname: str
+    data: bytes
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class RawMember:
+    """A member copied byte-for-byte (still compressed) from an existing archive."""
+
+    arcname: str
+    source: Path
+    header_offset: int  # offset of the local file header in ``source``
+    compress_type: int
+    compressed_size: int
+    file_size: int
+    crc: int
+    sha256: str  # "sha256=<urlsafe b64>" of the uncompressed content
+    executable: bool = False
+
+
+Member = Union[FileMember, BytesMember, RawMember]
+
+
+@dataclass(frozen=True)
+class Written:
+    arcname: str
+    hash: str
+    size: int
+
+
+def dos_datetime(epoch: int) -> tuple[int, int]:
+    t = time.gmtime(max(epoch, 315532800))
+    year = min(t.tm_year, 2107)
+    date = ((year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
+    tod = (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2)
+    return date, tod
+
+
+def raw_members(source: Path) -> dict[str, RawMember]:
+    """Describe every member of ``source`` for raw copying (hashes are filled in by caller)."""
+    out: dict[str, RawMember] = {}
+    with zipfile.ZipFile(source) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            out[info.filename] = RawMember(
+                arcname=info.filename,
+                source=source,
+                header_offset=info.header_offset,
+                compress_type=info.compress_type,
+                compressed_size=info.compress_size,
+                file_size=info.file_size,
+                crc=info.CRC,
+                sha256="",
+                executable=bool((info.external_attr >> 16) & 0o111),
+            )
+    return out
+
+
+class ZipWriter:
+    """Write members in the order given; call ``close`` to write the central directory."""
+
+    def __init__(self, fh: BinaryIO, *, epoch: int, level: int = 6) -> None:
+        self._fh = fh
+        self._date, self._time = dos_datetime(epoch)
+        self._level = level
+        self._central: list[bytes] = []
+        self._names: set[str] = set()
+
+    def _local_header(self, name: bytes, method: int, crc: int, csize: int, usize: int, zip64: bool) -> bytes:
+        extra = b""
+        if zip64:
+            extra = struct.pack("<HHQQ", 1, 16, usize, csize)
+            csize = usize = _ZIP64_LIMIT
+        return struct.pack(
+            "<IHHHHHIIIHH", 0x04034B50, 45 if zip64 else 20, 0x800, method,
+            self._time, self._date, crc, csize, usize, len(name), len(extra),
+        ) + name + extra
+
+    def _add_central(self, name: bytes, method: int, crc: int, csize: int, usize: int,
+                     offset: int, executable: bool) -> None:
+        mode = 0o100755 if executable else 0o100644
+        need64 = csize >= _ZIP64_LIMIT or usize >= _ZIP64_LIMIT or offset >= _ZIP64_LIMIT
+        extra = b""
+        if need64:
+            extra = struct.pack("<HHQQQ", 1, 24, usize, csize, offset)
+            csize = usize = offset = _ZIP64_LIMIT
+        self._central.append(
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII", 0x02014B50, _VERSION_MADE_BY, 45 if need64 else 20, 0x800,
+                method, self._time, self._date, crc, csize, usize, len(name), len(extra), 0, 0, 0,
+                mode << 16, offset,
+            ) + name + extra
+        )
+
+    def add(self, member: Member) -> Written:
+        if member.arcname in self._names:
+            raise ValueError(f"duplicate archive member {member.arcname}")
+        self._names.add(member.arcname)
+        if isinstance(member, RawMember):
+            return self._add_raw(member)
+        name = member.arcname.encode("utf-8")
+        offset = self._fh.tell()
+        if isinstance(member, FileMember):
+            size_hint = member.path.stat().st_size
+        else:
+            size_hint = len(member.data)
+        zip64 = size_hint >= _ZIP64_LIMIT - (1 << 20)
+        method = zipfile.ZIP_DEFLATED if self._level > 0 else zipfile.ZIP_STORED
+        self._fh.write(self._local_header(name, method, 0, 0, 0, zip64))
+        comp = zlib.compressobj(self._level, zlib.DEFLATED, -15) if method else None
+        sha = hashlib.sha256()
+        crc = 0
+        usize = 0
+        csize = 0
+
+        def feed(chunk: bytes) -> None:
+            nonlocal crc, usize, csize
+            sha.update(chunk)
+            crc = zlib.crc32(chunk, crc)
+            usize += len(chunk)
+            out = comp.compress(chunk) if comp else chunk
+            csize += len(out)
+            self._fh.write(out)
+
+        if isinstance(member, FileMember):
+            with open(member.path, "rb") as src:
+                while chunk := src.read(_CHUNK):
+                    feed(chunk)
+        else:
+            feed(member.data)
+        if comp:
+            tail = comp.flush()
+            csize += len(tail)
+            self._fh.write(tail)
+        end = self._fh.tell()
+        self._fh.seek(offset)
+        self._fh.write(self._local_header(name, method, crc, csize, usize, zip64))
+        self._fh.seek(end)
+        self._add_central(name, method, crc, csize, usize, offset, member.executable)
+        return Written(member.arcname, "sha256=" + urlsafe_digest(sha.digest()), usize)
+
+    def _add_raw(self, member: RawMember) -> Written:
+        name = member.arcname.encode("utf-8")
+        offset = self._fh.tell()
+        zip64 = member.compressed_size >= _ZIP64_LIMIT or member.file_size >= _ZIP64_LIMIT
+        self._fh.write(
+            self._local_header(name, member.compress_type, member.crc, member.compressed_size,
+                               member.file_size, zip64)
+        )
+        with open(member.source, "rb") as src:
+            src.seek(member.header_offset)
+            header = src.read(30)
+            if header[:4] != b"PK\x03\x04":
+                raise ValueError(f"{member.source}: bad local header for {member.arcname}")
+            nlen, xlen = struct.unpack("<HH", header[26:30])
+            src.seek(member.header_offset + 30 + nlen + xlen)
+            left = member.compressed_size
+            while left:
+                chunk = src.read(min(_CHUNK, left))
+                if not chunk:
+                    raise ValueError(f"{member.source}: truncated member {member.arcname}")
+                self._fh.write(chunk)
+                left -= len(chunk)
+        self._add_central(name, member.compress_type, member.crc, member.compressed_size,
+                          member.file_size, offset, member.executable)
+        return Written(member.arcname, member.sha256, member.file_size)
+
+    def close(self) -> None:
+        start = self._fh.tell()
+        for entry in self._central:
+            self._fh.write(entry)
+        size = self._fh.tell() - start
+        count = len(self._central)
+        if count >= 0xFFFF or start >= _ZIP64_LIMIT or size >= _ZIP64_LIMIT:
+            eocd64 = self._fh.tell()
+            self._fh.write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, _VERSION_MADE_BY, 45, 0, 0,
+                                       count, count, size, start))
+            self._fh.write(struct.pack("<IIQI", 0x07064B50, 0, eocd64, 1))
+            self._fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF,
+                                       _ZIP64_LIMIT, _ZIP64_LIMIT, 0))
+        else:
+            self._fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, start, 0))
+
+
+def write_members(fh: BinaryIO, members: Iterable[Member], *, epoch: int, level: int = 6) -> list[Written]:
+    writer = ZipWriter(fh, epoch=epoch, level=level)
+    written = [writer.add(m) for m in members]
+    writer.close()
+    return written
