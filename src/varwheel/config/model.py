@@ -47,6 +47,16 @@ class ExtModule:
 
 
 @dataclass(frozen=True)
+class CompileFlags:
+    """Extra compile/link settings applied to every extension (e.g. from a variant's properties)."""
+
+    cflags: tuple[str, ...] = ()
+    cxxflags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+    define_macros: tuple[Macro, ...] = ()
+
+
+@dataclass(frozen=True)
 class SdistConfig:
     include: tuple[str, ...] = ()  # globs added on top of the default selection
     exclude: tuple[str, ...] = ()  # globs removed from it
@@ -56,8 +66,7 @@ class SdistConfig:
 class ToolConfig:
     """``[tool.varwheel]``."""
 
-    packages: tuple[str, ...] | None = None  # explicit import names ("pkg", "pkg.sub", "mod")
-    package_dir: str | None = None  # where packages live: "src" or "" (auto when None)
+    packages: tuple[str, ...] | None = None  # explicit top-level import names ("pkg", "mod")
     version_file: str | None = None
     exclude: tuple[str, ...] = ()  # globs, matched against wheel-relative paths
     sdist: SdistConfig = field(default_factory=SdistConfig)
