@@ -1,0 +1,3 @@
+#include "util.h"
+
+double ft_square(double x) { return x * x; }

@@ -1,0 +1,91 @@
+"""PEP 517 / PEP 660 hooks. Each hook parses its arguments and calls the pipeline."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+from . import pipeline
+from .errors import VarwheelError
+
+__all__ = [
+    "build_editable",
+    "build_sdist",
+    "build_wheel",
+    "get_requires_for_build_editable",
+    "get_requires_for_build_sdist",
+    "get_requires_for_build_wheel",
+    "prepare_metadata_for_build_editable",
+    "prepare_metadata_for_build_wheel",
+]
+
+ConfigSettings = Union[Mapping[str, Any], None]
+T = TypeVar("T")
+
+
+def _hook(func: Callable[..., T]) -> Callable[..., T]:
+    """Domain errors become one clear line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except VarwheelError as exc:
+            print(exc.render(), file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+
+    return wrapper
+
+
+def _root() -> Path:
+    return Path(os.getcwd())
+
+
+@_hook
+def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> list[str]:
+    return pipeline.get_requires(_root(), config_settings, "sdist")
+
+
+@_hook
+def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
+    return pipeline.get_requires(_root(), config_settings, "wheel")
+
+
+@_hook
+def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> list[str]:
+    return pipeline.get_requires(_root(), config_settings, "editable")
+
+
+@_hook
+def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
+    return pipeline.prepare_metadata(_root(), Path(metadata_directory), config_settings)
+
+
+@_hook
+def prepare_metadata_for_build_editable(
+    metadata_directory: str, config_settings: ConfigSettings = None
+) -> str:
+    return pipeline.prepare_metadata(_root(), Path(metadata_directory), config_settings)
+
+
+@_hook
+def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
+    return pipeline.build_sdist(_root(), Path(sdist_directory), config_settings)
+
+
+@_hook
+def build_wheel(
+    wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: str | None = None
+) -> str:
+    return pipeline.build_wheel(_root(), Path(wheel_directory), config_settings)
+
+
+@_hook
+def build_editable(
+    wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: str | None = None
+) -> str:
+    return pipeline.build_wheel(_root(), Path(wheel_directory), config_settings, editable=True)

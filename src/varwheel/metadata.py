@@ -1,0 +1,160 @@
+"""The metadata stage: [project] (via pyproject-metadata) -> core metadata bytes."""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyproject_metadata
+from packaging.version import InvalidVersion, Version
+
+from .config.model import Settings
+from .errors import ConfigError, VarwheelError
+
+#: Fields this backend can fill in when they are listed in project.dynamic.
+DYNAMIC_OK = ("version",)
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    name: str  # as written in [project]
+    version: str  # normalized
+    metadata: bytes  # METADATA / PKG-INFO
+    entry_points: bytes | None  # entry_points.txt, None when there are none
+    license_files: tuple[tuple[str, Path], ...]  # (project-relative POSIX path, absolute path)
+    readme: str | None  # project-relative path of the readme file, when there is one
+    scripts: tuple[str, ...]  # console + gui script names (informational)
+
+
+def read_version_file(root: Path, rel: str) -> str:
+    """The ``__version__ = "..."`` string in ``rel``, found by parsing, never by executing."""
+    subject = f"pyproject.toml: tool.varwheel.version-file ({rel})"
+    path = root / rel
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {path}", subject=subject) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", subject=subject) from None
+    try:
+        tree = ast.parse(text, filename=rel)
+    except SyntaxError as exc:
+        raise ConfigError(f"not valid Python (line {exc.lineno}): {exc.msg}", subject=subject) from None
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        if any(isinstance(t, ast.Name) and t.id == "__version__" for t in targets):
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                try:
+                    return str(Version(value.value))
+                except InvalidVersion:
+                    raise ConfigError(
+                        f"__version__ = {value.value!r} is not a valid version (PEP 440)", subject=subject
+                    ) from None
+            raise ConfigError(
+                f"__version__ on line {node.lineno} is not a plain string literal",
+                subject=subject,
+                hint="varwheel reads it without running the file",
+            )
+    raise ConfigError('no __version__ = "..." assignment found', subject=subject)
+
+
+def _project_with_version(settings: Settings) -> dict[str, Any]:
+    pyproject = settings.pyproject
+    project = pyproject.get("project")
+    if project is None:
+        raise ConfigError("missing [project] table", subject="pyproject.toml",
+                          hint="varwheel reads PEP 621 metadata from [project]")
+    if not isinstance(project, dict):
+        raise ConfigError("must be a table", subject="pyproject.toml: project")
+    dynamic = project.get("dynamic", [])
+    if not isinstance(dynamic, list) or not all(isinstance(d, str) for d in dynamic):
+        raise ConfigError("must be a list of strings", subject="pyproject.toml: project.dynamic")
+    for field in dynamic:
+        if field not in DYNAMIC_OK:
+            raise ConfigError(
+                f"varwheel cannot provide {field!r} dynamically",
+                subject="pyproject.toml: project.dynamic",
+                hint="only 'version' (from tool.varwheel.version-file) can be dynamic",
+            )
+    version_file = settings.tool.version_file
+    if "version" in dynamic:
+        if "version" in project:
+            raise ConfigError("version is both static and listed in project.dynamic",
+                              subject="pyproject.toml: project.version")
+        if version_file is None:
+            raise ConfigError(
+                "version is dynamic but no version file is configured",
+                subject="pyproject.toml: tool.varwheel.version-file",
+                hint='set version-file = "src/<pkg>/__init__.py" (a file with __version__ = "...")',
+            )
+        project = dict(project)
+        project["version"] = read_version_file(settings.root, version_file)
+        project["dynamic"] = [d for d in dynamic if d != "version"]
+    elif version_file is not None:
+        raise ConfigError(
+            "a version file is configured but project.version is static",
+            subject="pyproject.toml: tool.varwheel.version-file",
+            hint='add "version" to project.dynamic, or remove version-file',
+        )
+    data = dict(pyproject)
+    data["project"] = project
+    return data
+
+
+def _entry_points(meta: pyproject_metadata.StandardMetadata) -> bytes | None:
+    groups: list[tuple[str, dict[str, str]]] = []
+    if meta.scripts:
+        groups.append(("console_scripts", meta.scripts))
+    if meta.gui_scripts:
+        groups.append(("gui_scripts", meta.gui_scripts))
+    groups += sorted(meta.entrypoints.items())
+    if not groups:
+        return None
+    lines: list[str] = []
+    for group, entries in groups:
+        lines.append(f"[{group}]")
+        lines += [f"{name} = {value}" for name, value in sorted(entries.items())]
+        lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+def build_metadata(settings: Settings) -> CoreMetadata:
+    data = _project_with_version(settings)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pyproject_metadata.errors.ConfigurationWarning)
+            meta = pyproject_metadata.StandardMetadata.from_pyproject(
+                data, settings.root, allow_extra_keys=False
+            )
+    except pyproject_metadata.ConfigurationError as exc:
+        key = getattr(exc, "key", None)
+        raise ConfigError(str(exc), subject=f"pyproject.toml: {key}" if key else "pyproject.toml") from None
+    except pyproject_metadata.errors.ConfigurationWarning as exc:
+        raise ConfigError(str(exc), subject="pyproject.toml: project") from None
+    except Exception as exc:  # ExceptionGroup from all_errors, or unexpected validation failures
+        raise VarwheelError(str(exc), stage="metadata", subject="pyproject.toml: project") from None
+    assert meta.version is not None
+    licenses = []
+    for lic in meta.license_files or ():
+        rel = Path(lic).as_posix()
+        licenses.append((rel, settings.root / rel))
+    readme = None
+    if meta.readme is not None and meta.readme.file is not None:
+        readme = Path(meta.readme.file).resolve().relative_to(settings.root).as_posix()
+    return CoreMetadata(
+        name=meta.name,
+        version=str(meta.version),
+        metadata=bytes(meta.as_rfc822()),
+        entry_points=_entry_points(meta),
+        license_files=tuple(sorted(licenses)),
+        readme=readme,
+        scripts=tuple(sorted(list(meta.scripts) + list(meta.gui_scripts))),
+    )

@@ -1,0 +1,114 @@
+"""The deterministic zip writer and the wheel archive stage."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from varwheel.wheel.archive import write_wheel
+from varwheel.wheel.filename import WheelName
+from varwheel.wheel.record import hash_bytes, parse_record
+from varwheel.wheel.staging import Origin, StagedWheel
+from varwheel.wheel.zipwriter import BytesMember, FileMember, ZipWriter, raw_members
+
+
+def _stage(tmp_path: Path) -> StagedWheel:
+    root = tmp_path / "tree"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("x = 1\n")
+    (root / "pkg" / "tool.sh").write_text("#!/bin/sh\n")
+    os.chmod(root / "pkg" / "tool.sh", 0o700)
+    (root / "pkg-1.0.dist-info").mkdir()
+    (root / "pkg-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.4\nName: pkg\nVersion: 1.0\n")
+    return StagedWheel(root, WheelName("pkg", "1.0", "py3", "none", "any"), True, "test")
+
+
+def test_wheel_is_valid_and_record_is_right(tmp_path: Path) -> None:
+    path = write_wheel(_stage(tmp_path), tmp_path / "out")
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+        assert names[-1] == "pkg-1.0.dist-info/RECORD"
+        assert names.index("pkg/__init__.py") < names.index("pkg-1.0.dist-info/METADATA")
+        rows = {r.path: r for r in parse_record(zf.read("pkg-1.0.dist-info/RECORD"))}
+        for name in names[:-1]:
+            data = zf.read(name)
+            assert rows[name].hash == hash_bytes(data)
+            assert rows[name].size == len(data)
+        assert rows["pkg-1.0.dist-info/RECORD"].hash == ""
+        wheel = zf.read("pkg-1.0.dist-info/WHEEL").decode()
+        assert "Tag: py3-none-any" in wheel and "Root-Is-Purelib: true" in wheel
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
+        assert modes["pkg/tool.sh"] == 0o755
+        assert modes["pkg/__init__.py"] == 0o644
+
+
+def test_reproducible_and_source_date_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = write_wheel(_stage(tmp_path / "a"), tmp_path / "outa").read_bytes()
+    b = write_wheel(_stage(tmp_path / "b"), tmp_path / "outb").read_bytes()
+    assert a == b
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    c = write_wheel(_stage(tmp_path / "c"), tmp_path / "outc")
+    with zipfile.ZipFile(c) as zf:
+        assert zf.getinfo("pkg/__init__.py").date_time == (2023, 11, 14, 22, 13, 20)
+
+
+def test_raw_copy_keeps_bytes(tmp_path: Path) -> None:
+    first = write_wheel(_stage(tmp_path), tmp_path / "out1")
+    raws = raw_members(first)
+    buf = io.BytesIO()
+    writer = ZipWriter(buf, epoch=315532800)
+    member = raws["pkg/__init__.py"]
+    written = writer.add(member.__class__(**{**member.__dict__, "sha256": hash_bytes(b"x = 1\n")}))
+    writer.close()
+    with zipfile.ZipFile(buf) as zf:
+        assert zf.read("pkg/__init__.py") == b"x = 1\n"
+    assert written.hash == hash_bytes(b"x = 1\n")
+
+
+def test_unchanged_origin_is_copied_raw(tmp_path: Path) -> None:
+    first = write_wheel(_stage(tmp_path), tmp_path / "out1")
+    staged = _stage(tmp_path / "again")
+    raws = raw_members(first)
+    path = staged.root / "pkg" / "__init__.py"
+    st = path.stat()
+    member = raws["pkg/__init__.py"]
+    # a different compression level would change the bytes unless the member is copied raw
+    origin = {"pkg/__init__.py": Origin(member.__class__(**{**member.__dict__, "sha256": "sha256=fake"}),
+                                        st.st_size, st.st_mtime_ns)}
+    out = write_wheel(staged.replace(origin=origin), tmp_path / "out2", level=0)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.getinfo("pkg/__init__.py").compress_type == zipfile.ZIP_DEFLATED
+        assert zf.getinfo("pkg-1.0.dist-info/METADATA").compress_type == zipfile.ZIP_STORED
+        assert "sha256=fake" in zf.read("pkg-1.0.dist-info/RECORD").decode()
+
+
+def test_duplicate_member_rejected() -> None:
+    writer = ZipWriter(io.BytesIO(), epoch=0)
+    writer.add(BytesMember("a", b"1"))
+    with pytest.raises(ValueError, match="duplicate"):
+        writer.add(BytesMember("a", b"2"))
+
+
+def test_large_member_streams(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 << 20))
+    buf = io.BytesIO()
+    writer = ZipWriter(buf, epoch=0, level=1)
+    writer.add(FileMember("big.bin", big))
+    writer.close()
+    with zipfile.ZipFile(buf) as zf:
+        assert zf.read("big.bin") == big.read_bytes()
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    staged = _stage(tmp_path)
+    (staged.root / "pkg" / "link").symlink_to("__init__.py")
+    out = tmp_path / "out"
+    with pytest.raises(Exception, match="regular files"):
+        write_wheel(staged, out)
+    assert not out.exists() or list(out.iterdir()) == []
