@@ -1,0 +1,191 @@
+"""The object cache: content hashes with a stat shortcut, per-object dependency manifests.
+
+Layout inside the build directory::
+
+    obj/<object-key>.o          objects, content-addressed by their cache key
+    deps/<slot-key>.json        for one (compiler, flags, source) "slot": the last few
+                                object keys with the files each one depended on
+    lib/<link-key>/<dest>       linked extensions, addressed by their link key
+
+A slot key covers the compiler identity, the normalised command line, the source path and
+the module's ``depends`` list. An object key is the slot key plus the content hash of every
+file the compile read (the depfile's list, the source itself, ``depends``). A rebuild
+re-stats the recorded files and re-hashes only those whose (size, mtime_ns) changed, so a
+touched-but-unchanged header costs one hash and no compile. Every file is written to a temp
+name and renamed, so builds sharing one build directory never see partial files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._fs import atomic_write
+
+FORMAT = "varwheel-compile-1"
+MAX_ENTRIES = 8  # per slot: lets a revert (or alternating builds) hit an older object
+
+
+def digest(*parts: str) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for p in parts:
+        data = p.encode("utf-8", "surrogateescape")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def hash_file(path: str) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileState:
+    path: str  # as stored: project-relative POSIX path, or absolute
+    size: int
+    mtime_ns: int
+    hash: str
+
+    def to_json(self) -> list[Any]:
+        return [self.path, self.size, self.mtime_ns, self.hash]
+
+    @classmethod
+    def from_json(cls, data: Any) -> FileState:
+        path, size, mtime_ns, digest_ = data
+        if not (isinstance(path, str) and isinstance(size, int) and isinstance(mtime_ns, int)):
+            raise ValueError("bad dependency record")
+        if not isinstance(digest_, str):
+            raise ValueError("bad dependency record")
+        return cls(path, size, mtime_ns, digest_)
+
+
+class FileHasher:
+    """Content hashes for one build, memoised; re-hashes only files whose stat changed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._memo: dict[str, FileState | None] = {}
+        self._lock = threading.Lock()
+        self.hashed = 0  # files actually read (tests and --verbose statistics)
+
+    def stored_path(self, path: str) -> str:
+        """``path`` (relative to the root, or absolute) as stored in manifests."""
+        full = os.path.normpath(os.path.join(self.root, path))
+        rel = os.path.relpath(full, self.root)
+        if rel == os.curdir or rel.startswith(os.pardir + os.sep) or rel == os.pardir:
+            return full
+        return rel.replace(os.sep, "/")
+
+    def absolute(self, stored: str) -> str:
+        return stored if os.path.isabs(stored) else os.path.join(self.root, stored)
+
+    def state(self, stored: str, known: FileState | None = None, *, fresh: bool = False) -> FileState | None:
+        """The current state of a file, or None when it is gone.
+
+        ``known`` is the recorded state: when size and mtime_ns still match, its hash is
+        trusted. ``fresh`` bypasses the memo (a file just read by the compiler).
+        """
+        if not fresh:
+            with self._lock:
+                if stored in self._memo:
+                    return self._memo[stored]
+        full = self.absolute(stored)
+        try:
+            st = os.stat(full)
+        except OSError:
+            result: FileState | None = None
+        else:
+            if known is not None and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
+                digest_ = known.hash
+            else:
+                try:
+                    digest_ = hash_file(full)
+                except OSError:
+                    digest_ = ""
+                with self._lock:
+                    self.hashed += 1
+            result = FileState(stored, st.st_size, st.st_mtime_ns, digest_) if digest_ else None
+        with self._lock:
+            self._memo[stored] = result
+        return result
+
+
+@dataclass(frozen=True)
+class Entry:
+    object_key: str
+    deps: tuple[FileState, ...]
+
+
+def object_key(slot: str, deps: tuple[FileState, ...]) -> str:
+    parts = [slot]
+    for d in sorted(deps, key=lambda d: d.path):
+        parts += [d.path, d.hash]
+    return digest(*parts)
+
+
+class Manifests:
+    def __init__(self, build_dir: Path) -> None:
+        self.dir = build_dir / "deps"
+
+    def path(self, slot: str) -> Path:
+        return self.dir / f"{slot}.json"
+
+    def load(self, slot: str) -> list[Entry]:
+        try:
+            data = json.loads(self.path(slot).read_text("utf-8"))
+            if data.get("format") != FORMAT:
+                return []
+            return [
+                Entry(str(e["object"]), tuple(FileState.from_json(d) for d in e["deps"]))
+                for e in data["entries"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return []  # missing or damaged: treated as a miss, rewritten after the compile
+
+    def store(self, slot: str, entries: list[Entry]) -> None:
+        data = {
+            "format": FORMAT,
+            "entries": [
+                {"object": e.object_key, "deps": [d.to_json() for d in e.deps]} for e in entries[:MAX_ENTRIES]
+            ],
+        }
+        atomic_write(self.path(slot), json.dumps(data, separators=(",", ":")).encode("utf-8"))
+
+    def record(self, slot: str, entry: Entry) -> None:
+        """Put ``entry`` first, keeping older entries for other object keys."""
+        old = [e for e in self.load(slot) if e.object_key != entry.object_key]
+        self.store(slot, [entry, *old])
+
+    def lookup(self, slot: str, hasher: FileHasher, obj_dir: Path) -> str | None:
+        """The object key of an up-to-date cached object for ``slot``, or None."""
+        entries = self.load(slot)
+        for n, entry in enumerate(entries):
+            current: list[FileState] = []
+            for dep in entry.deps:
+                now = hasher.state(dep.path, dep)
+                if now is None or now.hash != dep.hash:
+                    break
+                current.append(now)
+            else:
+                if not (obj_dir / f"{entry.object_key}.o").is_file():
+                    continue
+                refreshed = Entry(entry.object_key, tuple(current))
+                if n != 0 or refreshed != entry:
+                    # touched files (or an older entry): remember the new stats, best effort
+                    with contextlib.suppress(OSError):
+                        self.store(slot, [refreshed] + [e for e in entries if e is not entry])
+                return entry.object_key
+        return None

@@ -1,0 +1,504 @@
+"""Plan, compile (in parallel, incrementally) and link the extension modules."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import re
+import tempfile
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Union
+
+from .. import _log, _proc
+from ..config.model import ExtModule
+from ..errors import VarwheelError
+from .cache import Entry, FileHasher, FileState, Manifests, digest, hash_file, object_key
+from .depfile import parse_depfile
+from .includes import resolve_include_dirs_from
+from .model import BuildProducts, BuiltExtension, CompileRequest
+from .toolchain import STAGE, Command, Toolchain, tool_identity
+
+C_SUFFIXES = (".c", ".m", ".s", ".S")
+CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".C", ".c++", ".mm", ".CC", ".CPP", ".cp")
+_OUT = "@OUT@"
+_DEP = "@DEP@"
+_LIMITED = re.compile(r"^cp3(\d+)$")
+_MISSING_HEADER = (
+    re.compile(r"fatal error: ([^\n:]+): No such file or directory"),
+    re.compile(r"fatal error: '([^'\n]+)' file not found"),
+)
+
+
+def default_jobs() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        with contextlib.suppress(OSError):
+            return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def source_language(source: str) -> str | None:
+    if source.endswith(CXX_SUFFIXES):
+        return "c++"
+    if source.endswith(C_SUFFIXES):
+        return "c"
+    return None
+
+
+@dataclass
+class ObjectJob:
+    module: ModulePlan
+    source: str  # project-relative
+    lang: str  # "c" | "c++"
+    argv_head: tuple[str, ...]  # the command up to (and without) "-o OUT"
+    argv_tail: tuple[str, ...]  # after "-o OUT" (extra args), before the depfile options
+    slot: str
+    key: str | None = None  # the object key once known (cache hit or compiled)
+
+
+@dataclass
+class ModulePlan:
+    module: ExtModule
+    dest: str
+    limited_api: str | None
+    linker: Command
+    include_dirs: tuple[str, ...]
+    jobs: list[ObjectJob] = field(default_factory=list)
+    failed: bool = False
+    remaining: int = 0
+
+
+@dataclass
+class _Counter:
+    total: int
+    done: int = 0
+
+    def next(self) -> str:
+        self.done += 1
+        return f"[{self.done}/{self.total}]"
+
+
+class _Builder:
+    def __init__(self, req: CompileRequest, toolchain: Toolchain) -> None:
+        self.req = req
+        self.tc = toolchain
+        self.root = req.root
+        self.build_dir = req.build_dir
+        self.obj_dir = req.build_dir / "obj"
+        self.lib_dir = req.build_dir / "lib"
+        self.hasher = FileHasher(req.root)
+        self.manifests = Manifests(req.build_dir)
+        self._identity: dict[str, str] = {}
+        self._out_lock = threading.Lock()
+        self.compiled: list[str] = []  # sources actually compiled (for tests / statistics)
+        self.linked: list[str] = []
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def identity(self, cmd: Command) -> str:
+        key = "\0".join(cmd.argv)
+        if key not in self._identity:
+            self._identity[key] = tool_identity(cmd)
+        return self._identity[key]
+
+    def normalise(self, argv: tuple[str, ...]) -> tuple[str, ...]:
+        """The command line as it enters a cache key: no build-dir or project paths."""
+        pairs = sorted(
+            [(str(self.build_dir), "@BUILD@"), (str(self.root), "@ROOT@")], key=lambda p: -len(p[0])
+        )
+        out = []
+        for a in argv:
+            for old, new in pairs:
+                a = a.replace(old, new)
+            out.append(a)
+        return tuple(out)
+
+    def say(self, line: str, cmd: tuple[str, ...] | None = None) -> None:
+        with self._out_lock:
+            _log.info(line)
+            if cmd is not None:
+                text = "  " + _proc.command_line(cmd)
+                if self.req.verbose:
+                    _log.info(text)
+                else:
+                    _log.detail(text)
+
+    # -- planning ------------------------------------------------------------------------
+
+    def plan(self) -> list[ModulePlan]:
+        plans: list[ModulePlan] = []
+        names: dict[str, ExtModule] = {}
+        for m in self.req.modules:
+            if m.name in names:
+                raise VarwheelError(
+                    f"extension {m.name!r} is declared twice (also in {names[m.name].key})",
+                    stage=STAGE,
+                    subject=f"{m.key}.name",
+                )
+            names[m.name] = m
+            try:
+                plans.append(self.plan_module(m))
+            except VarwheelError as exc:
+                if not m.optional:
+                    raise
+                self.skip_warning(m, exc)
+                plans.append(ModulePlan(m, "", None, self.tc.ldshared, (), failed=True))
+        return plans
+
+    def limited_api(self, m: ExtModule) -> str | None:
+        tag = m.py_limited_api
+        if tag is None:
+            return None
+        match = _LIMITED.match(tag)
+        if not match:
+            raise VarwheelError(
+                f'must be a CPython tag like "cp39", not {tag!r}',
+                stage=STAGE,
+                subject=f"{m.key}.py-limited-api",
+            )
+        wanted = (3, int(match.group(1)))
+        if wanted > self.tc.python_version:
+            have = "{}.{}".format(*self.tc.python_version)
+            raise VarwheelError(
+                f"{tag} needs Python {wanted[0]}.{wanted[1]} or newer, but the build runs Python {have}",
+                stage=STAGE,
+                subject=f"{m.key}.py-limited-api",
+            )
+        if self.tc.free_threaded:
+            _log.warn(
+                f"{m.key}: the limited API ({tag}) is not available on a free-threaded interpreter; "
+                f"building {m.name} as a version-specific extension"
+            )
+            return None
+        return tag
+
+    def plan_module(self, m: ExtModule) -> ModulePlan:
+        limited = self.limited_api(m)
+        suffix = ".abi3" + self.tc.shlib_suffix if limited else self.tc.ext_suffix
+        dest = m.name.replace(".", "/") + suffix
+
+        if not m.sources:
+            raise VarwheelError(f"module {m.name!r} has no sources", stage=STAGE, subject=f"{m.key}.sources")
+        langs: list[str] = []
+        for n, src in enumerate(m.sources):
+            lang = source_language(src)
+            if lang is None:
+                raise VarwheelError(
+                    f"{src!r}: unknown source type "
+                    f"(C: {', '.join(C_SUFFIXES)}; C++: {', '.join(CXX_SUFFIXES)})",
+                    stage=STAGE,
+                    subject=f"{m.key}.sources[{n}]",
+                )
+            langs.append(lang)
+        link_cxx = m.language == "c++" if m.language is not None else "c++" in langs
+        linker = self.tc.ldcxxshared if link_cxx else self.tc.ldshared
+
+        include_dirs = (*m.include_dirs, *resolve_include_dirs_from(m), *self.tc.python_include_dirs)
+        pp: list[str] = []
+        macros = list(m.define_macros)
+        if limited:
+            macros.append(("Py_LIMITED_API", f"0x03{int(limited[3:]):02X}0000"))
+        macros += self.req.extra.define_macros
+        for name, value in macros:
+            pp.append(f"-D{name}" if value is None else f"-D{name}={value}")
+        pp += [f"-U{name}" for name in m.undef_macros]
+        pp += [f"-I{d}" for d in include_dirs]
+
+        prefix_maps = (
+            f"-ffile-prefix-map={self.root}=.",
+            f"-ffile-prefix-map={self.build_dir}=build",
+        )
+        plan = ModulePlan(m, dest, limited, linker, include_dirs)
+        depends = sorted(m.depends)
+        for src, lang in zip(m.sources, langs):
+            tool = self.tc.cxx if lang == "c++" else self.tc.cc
+            extra = self.req.extra.cflags + (self.req.extra.cxxflags if lang == "c++" else ())
+            head = (*tool.argv, *pp, "-c", src)
+            tail = (*m.extra_compile_args, *extra, *prefix_maps)
+            norm = self.normalise((*head, "-o", _OUT, *tail, "-MMD", "-MF", _DEP))
+            slot = digest("slot", self.identity(tool), *norm, "\0depends", *depends)
+            plan.jobs.append(ObjectJob(plan, src, lang, head, tail, slot))
+        plan.remaining = len(plan.jobs)
+        return plan
+
+    # -- compile ---------------------------------------------------------------------------
+
+    def compile_argv(self, job: ObjectJob, out: str, dep: str) -> tuple[str, ...]:
+        return (*job.argv_head, "-o", out, *job.argv_tail, "-MMD", "-MF", dep)
+
+    def compile(self, job: ObjectJob, label: str) -> str:
+        self.obj_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{job.slot[:12]}-", suffix=".o", dir=self.obj_dir)
+        os.close(fd)
+        depfile = tmp[:-2] + ".d"
+        argv = self.compile_argv(job, tmp, depfile)
+        self.say(label, argv)
+        try:
+            res = _proc.run(argv, cwd=self.root, check=False, stage=STAGE, what=f"compile {job.source}")
+            if res.returncode != 0:
+                raise self.compile_error(job, argv, res)
+            if res.output:
+                with self._out_lock:
+                    _log.info(res.output)
+            try:
+                text = Path(depfile).read_text("utf-8", "surrogateescape")
+            except OSError as exc:
+                raise VarwheelError(
+                    f"the compiler wrote no dependency file for {job.source} ({exc.strerror})",
+                    stage=STAGE,
+                    subject=job.module.module.key,
+                    hint="varwheel needs a gcc/clang compatible compiler (-MMD -MF)",
+                    extra="command: " + _proc.command_line(argv),
+                ) from None
+            stored: list[str] = []
+            for p in [*parse_depfile(text), job.source, *job.module.module.depends]:
+                s = self.hasher.stored_path(p)
+                if s not in stored:
+                    stored.append(s)
+            deps: list[FileState] = []
+            for s in stored:
+                st = self.hasher.state(s)
+                if st is None:
+                    raise VarwheelError(
+                        f"{s}: listed by the compiler as a dependency of {job.source} but unreadable",
+                        stage=STAGE,
+                        subject=job.module.module.key,
+                    )
+                deps.append(st)
+            entry = Entry(object_key(job.slot, tuple(deps)), tuple(deps))
+            os.replace(tmp, self.obj_dir / f"{entry.object_key}.o")
+            self.manifests.record(job.slot, entry)
+        finally:
+            for leftover in (tmp, depfile):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+        with self._out_lock:
+            self.compiled.append(job.source)
+        return entry.object_key
+
+    def compile_error(self, job: ObjectJob, argv: tuple[str, ...], res: _proc.ProcResult) -> VarwheelError:
+        hint = ""
+        for rx in _MISSING_HEADER:
+            found = rx.search(res.output)
+            if found:
+                header = found.group(1).strip()
+                hint = f"header {header!r} not found; include dirs searched: " + (
+                    ", ".join(job.module.include_dirs) or "(none)"
+                )
+                hint += " and the compiler's default directories"
+                if header.endswith("Python.h"):
+                    hint += "; are the Python development headers installed (e.g. python3-dev)?"
+                break
+        return VarwheelError(
+            f"compiling {job.source} for {job.module.module.name} failed with exit code {res.returncode}",
+            stage=STAGE,
+            subject=job.module.module.key,
+            hint=hint,
+            extra="command: " + _proc.command_line(argv) + ("\n" + res.output if res.output else ""),
+        )
+
+    # -- link ------------------------------------------------------------------------------
+
+    def link_plan(self, plan: ModulePlan) -> tuple[tuple[str, ...], Path, str]:
+        """(argv with _OUT, final output path, link key)."""
+        m = plan.module
+        objects = [str(self.obj_dir / f"{job.key}.o") for job in plan.jobs]
+        argv = (
+            *plan.linker.argv,
+            *objects,
+            *m.extra_objects,
+            *[f"-L{d}" for d in m.library_dirs],
+            *[f"-Wl,-rpath,{d}" for d in m.runtime_library_dirs],
+            *[f"-l{lib}" for lib in m.libraries],
+            "-o",
+            _OUT,
+            *m.extra_link_args,
+            *self.req.extra.ldflags,
+        )
+        extra_hashes = []
+        for obj in m.extra_objects:
+            try:
+                extra_hashes.append(hash_file(os.path.join(self.root, obj)))
+            except OSError:
+                extra_hashes.append("missing")
+        key = digest("link", self.identity(plan.linker), *self.normalise(argv), "\0extra", *extra_hashes)
+        return argv, self.lib_dir / key / plan.dest, key
+
+    def link(self, plan: ModulePlan, argv: tuple[str, ...], out: Path, label: str) -> Path:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.tc.shlib_suffix, dir=out.parent)
+        os.close(fd)
+        real = tuple(tmp if a == _OUT else a for a in argv)
+        self.say(label, real)
+        try:
+            res = _proc.run(real, cwd=self.root, check=False, stage=STAGE, what=f"link {plan.dest}")
+            if res.returncode != 0:
+                raise VarwheelError(
+                    f"linking {plan.dest} for {plan.module.name} failed with exit code {res.returncode}",
+                    stage=STAGE,
+                    subject=plan.module.key,
+                    extra="command: " + _proc.command_line(real) + ("\n" + res.output if res.output else ""),
+                )
+            if res.output:
+                with self._out_lock:
+                    _log.info(res.output)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, out)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        with self._out_lock:
+            self.linked.append(plan.dest)
+        return out
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    def product(self, plan: ModulePlan, path: Path) -> BuiltExtension:
+        return BuiltExtension(plan.module.name, path, plan.dest, plan.limited_api)
+
+    def prepare_link(self, plan: ModulePlan, skipped: list[str]) -> LinkTask | None:
+        """The link task of a module whose objects are all known; None if the module is skipped."""
+        try:
+            argv, out, _ = self.link_plan(plan)
+        except VarwheelError as exc:
+            if not plan.module.optional:
+                raise
+            plan.failed = True
+            skipped.append(plan.module.name)
+            self.skip_warning(plan.module, exc)
+            return None
+        return LinkTask(plan, argv, out)
+
+    def skip_warning(self, m: ExtModule, exc: VarwheelError) -> None:
+        msg = f"optional extension {m.name} ({m.key}) failed and is skipped: {exc.one_line()}"
+        if exc.extra:
+            msg += "\n" + exc.extra.rstrip("\n")
+        _log.warn(msg)
+
+    def run(self) -> BuildProducts:
+        plans = self.plan()
+        todo: list[ObjectJob] = []
+        for plan in plans:
+            if plan.failed:
+                continue
+            for job in plan.jobs:
+                job.key = self.manifests.lookup(job.slot, self.hasher, self.obj_dir)
+                if job.key is None:
+                    todo.append(job)
+                else:
+                    plan.remaining -= 1
+
+        built: dict[str, BuiltExtension] = {}
+        skipped: list[str] = [p.module.name for p in plans if p.failed]
+        ready: collections.deque[Task] = collections.deque()
+        links_expected = 0
+        for plan in plans:
+            if plan.failed:
+                continue
+            if plan.remaining == 0:
+                link = self.prepare_link(plan, skipped)
+                if link is None:
+                    continue
+                if link.out.is_file():
+                    built[plan.module.name] = self.product(plan, link.out)
+                    continue
+                ready.append(link)
+            links_expected += 1
+        ready.extend(CompileTask(job) for job in todo)
+        counter = _Counter(len(todo) + links_expected)
+        if not ready and built:
+            _log.info(f"compile: {len(built)} extension(s) up to date in {self.build_dir}")
+
+        jobs = self.req.jobs if self.req.jobs > 0 else default_jobs()
+        error: VarwheelError | None = None
+        running: dict[Future[Union[str, Path]], Task] = {}
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="varwheel-cc") as pool:
+            while ready or running:
+                while ready and len(running) < jobs and error is None:
+                    task = ready.popleft()
+                    if task.plan.failed:
+                        continue
+                    running[pool.submit(task.start(self, counter))] = task
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = running.pop(fut)
+                    plan = task.plan
+                    try:
+                        result = fut.result()
+                    except VarwheelError as exc:
+                        if plan.module.optional:
+                            if not plan.failed:
+                                plan.failed = True
+                                skipped.append(plan.module.name)
+                                self.skip_warning(plan.module, exc)
+                            continue
+                        if error is None:
+                            error = exc
+                        continue
+                    if isinstance(task, CompileTask):
+                        task.job.key = str(result)
+                        plan.remaining -= 1
+                        if plan.remaining == 0 and not plan.failed:
+                            try:
+                                link = self.prepare_link(plan, skipped)
+                            except VarwheelError as exc:
+                                error = error or exc
+                                continue
+                            if link is None:
+                                continue
+                            if link.out.is_file():
+                                counter.done += 1  # counted as a link, but it is up to date
+                                built[plan.module.name] = self.product(plan, link.out)
+                            else:
+                                ready.appendleft(link)
+                    else:
+                        assert isinstance(result, Path)
+                        built[plan.module.name] = self.product(plan, result)
+                if error is not None:
+                    ready.clear()
+        if error is not None:
+            raise error
+        order = [p.module.name for p in plans]
+        return BuildProducts(
+            extensions=tuple(built[n] for n in order if n in built),
+            skipped=tuple(n for n in order if n in skipped),
+        )
+
+
+@dataclass
+class CompileTask:
+    job: ObjectJob
+
+    @property
+    def plan(self) -> ModulePlan:
+        return self.job.module
+
+    def start(self, b: _Builder, counter: _Counter) -> Callable[[], str]:
+        label = f"{counter.next()} {'c++' if self.job.lang == 'c++' else 'cc'} {self.job.source}"
+        return lambda: b.compile(self.job, label)
+
+
+@dataclass
+class LinkTask:
+    plan: ModulePlan
+    argv: tuple[str, ...]
+    out: Path
+
+    def start(self, b: _Builder, counter: _Counter) -> Callable[[], Path]:
+        label = f"{counter.next()} link {self.plan.dest}"
+        return lambda: b.link(self.plan, self.argv, self.out, label)
+
+
+Task = Union[CompileTask, LinkTask]
+
+
+def run_build(req: CompileRequest, toolchain: Toolchain) -> tuple[BuildProducts, _Builder]:
+    if not req.modules:
+        return BuildProducts((), ()), _Builder(req, toolchain)
+    builder = _Builder(req, toolchain)
+    return builder.run(), builder

@@ -1,0 +1,50 @@
+"""The compile stage's input and output dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config.model import CompileFlags, ExtModule
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    root: Path  # absolute project dir; ExtModule paths are relative to it
+    modules: tuple[ExtModule, ...]  # validated by config: sources expanded, no '..'
+    build_dir: Path  # absolute, exists; persistent when the user passes -C build-dir
+    jobs: int = 0  # 0 -> all available cores
+    verbose: bool = False
+    # from variants: cflags go to C and C++ compiles, cxxflags to C++ only, ldflags to links
+    extra: CompileFlags = field(default_factory=CompileFlags)
+
+
+@dataclass(frozen=True)
+class BuiltExtension:
+    name: str  # "fastthing._core"
+    path: Path  # the linked file inside build_dir
+    dest: str  # wheel-relative POSIX path: "fastthing/_core.cpython-311-x86_64-linux-gnu.so"
+    limited_api: str | None  # "cp39" when built with Py_LIMITED_API
+
+
+def _limited_version(tag: str) -> tuple[int, int]:
+    return (int(tag[2]), int(tag[3:]))
+
+
+@dataclass(frozen=True)
+class BuildProducts:
+    extensions: tuple[BuiltExtension, ...]
+    skipped: tuple[str, ...] = ()  # optional modules that failed (warned)
+
+    @property
+    def abi3(self) -> str | None:
+        """The limited-API python tag when all built extensions use it, else None.
+
+        With different tags (cp39 and cp311) the wheel needs the newest of them.
+        """
+        if not self.extensions:
+            return None
+        tags = [e.limited_api for e in self.extensions]
+        if any(t is None for t in tags):
+            return None
+        return max((t for t in tags if t is not None), key=_limited_version)

@@ -1,0 +1,220 @@
+"""Compiler discovery, following setuptools' ``customize_compiler`` semantics (unix).
+
+From sysconfig: ``CC``, ``CXX``, ``CFLAGS``, ``CCSHARED``, ``LDSHARED``, ``LDCXXSHARED``,
+``EXT_SUFFIX``, ``SHLIB_SUFFIX``. Environment overrides, as in current setuptools:
+
+* ``CC`` replaces the C compiler; when ``LDSHARED`` is not set in the environment and
+  sysconfig's ``LDSHARED`` starts with sysconfig's ``CC``, that prefix is replaced too
+  (``CXX`` does the same for ``LDCXXSHARED``; setuptools leaves that one alone, which makes
+  ``CXX=clang++`` still link with g++).
+* ``CXX``, ``LDSHARED``, ``LDCXXSHARED`` replace their sysconfig values.
+* ``CFLAGS`` replaces sysconfig's ``CFLAGS`` for C compiles and is appended to ``LDSHARED``;
+  ``CXXFLAGS`` replaces them for C++ compiles (default: sysconfig's ``CFLAGS`` without the
+  C-only ``-Wstrict-prototypes``) and is appended to ``LDCXXSHARED``.
+* ``CPPFLAGS`` is appended to both compile commands and both link commands, ``LDFLAGS`` to
+  both link commands.
+
+Compile command: ``<CC> <CFLAGS> <CCSHARED> ...``; link: ``<LDSHARED> objects ...``.
+Every command may carry arguments and wrappers (``CC="ccache gcc -m64"``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+import sysconfig
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import VarwheelError
+
+STAGE = "compile"
+_C_ONLY_WARNINGS = frozenset(
+    {"-Wstrict-prototypes", "-Wimplicit-function-declaration", "-Wmissing-prototypes"}
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A tool command line and where it came from (for error messages)."""
+
+    argv: tuple[str, ...]
+    origin: str  # "environment variable CC" / "sysconfig CC of /usr/bin/python3"
+    role: str  # "C compiler", "C++ compiler", "C linker (LDSHARED)", ...
+    text: str  # the command as configured (before flags were appended)
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    cc: Command  # compiler + flags for C sources (CFLAGS, CPPFLAGS, CCSHARED included)
+    cxx: Command  # the same for C++ sources
+    ldshared: Command  # linker for C-only extensions
+    ldcxxshared: Command  # linker when any source is C++
+    ext_suffix: str  # ".cpython-311-x86_64-linux-gnu.so"
+    shlib_suffix: str  # ".so"
+    python_include_dirs: tuple[str, ...]
+    python_version: tuple[int, int]
+    free_threaded: bool
+
+
+def _split(value: str, what: str) -> list[str]:
+    try:
+        return shlex.split(value)
+    except ValueError as exc:
+        raise VarwheelError(f"cannot parse {what} {value!r}: {exc}", stage=STAGE, subject=what) from None
+
+
+def toolchain_from(
+    environ: Mapping[str, str],
+    config_vars: Mapping[str, Any],
+    *,
+    python_include_dirs: tuple[str, ...],
+    python_version: tuple[int, int],
+    interpreter: str = "",
+) -> Toolchain:
+    """Compose the tool commands from an environment and sysconfig variables (pure)."""
+
+    def cvar(name: str, default: str = "") -> str:
+        value = config_vars.get(name)
+        return default if value is None else str(value)
+
+    sysorigin = f"sysconfig {{}} of {interpreter}" if interpreter else "sysconfig {}"
+    cc = cvar("CC", "cc")
+    cxx = cvar("CXX", "c++")
+    cflags = cvar("CFLAGS")
+    ccshared = cvar("CCSHARED", "-fPIC")
+    ldshared = cvar("LDSHARED", f"{cc} -shared")
+    ldshared_origin = sysorigin.format("LDSHARED")
+    ldcxxshared = cvar("LDCXXSHARED")
+    ldcxx_origin = sysorigin.format("LDCXXSHARED")
+    if not ldcxxshared:
+        rest = ldshared[len(cc) :] if ldshared.startswith(cc) else " -shared"
+        ldcxxshared = cxx + rest
+        ldcxx_origin = sysorigin.format("CXX") + " + LDSHARED"
+    cc_origin = sysorigin.format("CC")
+    cxx_origin = sysorigin.format("CXX")
+
+    if "CC" in environ:
+        newcc = environ["CC"]
+        if "LDSHARED" not in environ and ldshared.startswith(cc):
+            ldshared = newcc + ldshared[len(cc) :]
+            ldshared_origin = "environment variable CC + " + ldshared_origin
+        cc = newcc
+        cc_origin = "environment variable CC"
+    if "CXX" in environ:
+        newcxx = environ["CXX"]
+        if "LDCXXSHARED" not in environ and ldcxxshared.startswith(cxx):
+            ldcxxshared = newcxx + ldcxxshared[len(cxx) :]
+            ldcxx_origin = "environment variable CXX + " + ldcxx_origin
+        cxx = newcxx
+        cxx_origin = "environment variable CXX"
+    if "LDSHARED" in environ:
+        ldshared = environ["LDSHARED"]
+        ldshared_origin = "environment variable LDSHARED"
+    if "LDCXXSHARED" in environ:
+        ldcxxshared = environ["LDCXXSHARED"]
+        ldcxx_origin = "environment variable LDCXXSHARED"
+
+    env_cflags = _split(environ.get("CFLAGS", ""), "CFLAGS")
+    env_cxxflags = _split(environ.get("CXXFLAGS", ""), "CXXFLAGS")
+    cppflags = _split(environ.get("CPPFLAGS", ""), "CPPFLAGS")
+    ldflags = _split(environ.get("LDFLAGS", ""), "LDFLAGS")
+    sys_cflags = _split(cflags, "sysconfig CFLAGS")
+
+    c_flags = env_cflags if "CFLAGS" in environ else sys_cflags
+    if "CXXFLAGS" in environ:
+        cxx_flags = env_cxxflags
+    else:
+        cxx_flags = [f for f in sys_cflags if f not in _C_ONLY_WARNINGS]
+    shared = _split(ccshared, "sysconfig CCSHARED")
+
+    cc_argv = _split(cc, "CC")
+    cxx_argv = _split(cxx, "CXX")
+    ld_argv = _split(ldshared, "LDSHARED")
+    ldcxx_argv = _split(ldcxxshared, "LDCXXSHARED")
+
+    return Toolchain(
+        cc=Command(tuple(cc_argv + c_flags + cppflags + shared), cc_origin, "C compiler", cc),
+        cxx=Command(tuple(cxx_argv + cxx_flags + cppflags + shared), cxx_origin, "C++ compiler", cxx),
+        ldshared=Command(
+            tuple(ld_argv + ldflags + env_cflags + cppflags), ldshared_origin, "C linker", ldshared
+        ),
+        ldcxxshared=Command(
+            tuple(ldcxx_argv + ldflags + env_cxxflags + cppflags), ldcxx_origin, "C++ linker", ldcxxshared
+        ),
+        ext_suffix=cvar("EXT_SUFFIX", ".so"),
+        shlib_suffix=cvar("SHLIB_SUFFIX", ".so"),
+        python_include_dirs=python_include_dirs,
+        python_version=python_version,
+        free_threaded=bool(config_vars.get("Py_GIL_DISABLED")),
+    )
+
+
+def current_toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
+    """The toolchain for extensions of the running interpreter."""
+    paths = sysconfig.get_paths()
+    incs: list[str] = []
+    for key in ("include", "platinclude"):
+        value = paths.get(key)
+        if value and value not in incs:
+            incs.append(value)
+    return toolchain_from(
+        os.environ if environ is None else environ,
+        sysconfig.get_config_vars(),
+        python_include_dirs=tuple(incs),
+        python_version=(sys.version_info[0], sys.version_info[1]),
+        interpreter=sys.executable,
+    )
+
+
+def _program_tokens(argv: tuple[str, ...]) -> list[str]:
+    """The leading words that name programs: ``ccache gcc -m64`` -> ``ccache``, ``gcc``."""
+    out: list[str] = []
+    for word in argv:
+        if word.startswith("-") or "=" in word:
+            break
+        out.append(word)
+    return out
+
+
+def tool_identity(cmd: Command, path: str | None = None) -> str:
+    """Resolved path, size and mtime of every program in the command (no subprocess).
+
+    Raises a VarwheelError naming the command and where it came from when the first
+    program cannot be found.
+    """
+    if not cmd.argv:
+        raise VarwheelError(
+            f"{cmd.role} command is empty",
+            stage=STAGE,
+            subject=cmd.origin,
+        )
+    parts: list[str] = []
+    for n, word in enumerate(_program_tokens(cmd.argv)):
+        found = shutil.which(word, path=path)
+        if found is None:
+            if n == 0:
+                raise VarwheelError(
+                    f"{cmd.role} {word!r} not found (looked up from {cmd.origin}: {cmd.text!r})",
+                    stage=STAGE,
+                    subject="compiler",
+                    hint=_missing_hint(cmd),
+                )
+            parts.append(word)
+            continue
+        real = os.path.realpath(found)
+        st = os.stat(real)
+        parts.append(f"{real}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def _missing_hint(cmd: Command) -> str:
+    var = "CXX" if "C++" in cmd.role else "CC"
+    if "linker" in cmd.role:
+        var = "LDCXXSHARED" if "C++" in cmd.role else "LDSHARED"
+    if cmd.origin.startswith("environment"):
+        return f"fix or unset the environment variable {cmd.origin.split()[2]}"
+    return f"install a compiler (e.g. gcc/g++) or set {var} to one"
