@@ -1,0 +1,157 @@
+"""Wheel variants (PEP 825 format, PEP 850 providers): the variant-specific part of a build.
+
+``parse_variant_config`` (in ``.config``) validates ``[variant]`` and the config settings;
+``resolve_variant`` turns a request into the label, properties, ``variant.json`` bytes and
+the compile settings of one wheel, querying provider plugins where needed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config.model import CompileFlags
+from ..errors import VarwheelError, did_you_mean
+from .config import VariantConfig, VariantRequest
+from .flags import X86_64_LEVELS, compile_flags
+from .metadata import FrozenProvider, variant_json
+from .model import Property, format_property
+
+__all__ = ["VariantResult", "resolve_variant"]
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    label: str
+    properties: tuple[tuple[str, str, str], ...]  # sorted, unique
+    variant_json: bytes  # deterministic bytes for .dist-info/variant.json
+    flags: CompileFlags  # per-property settings + macros exposing the variant to C
+    x86_64_level: str | None  # "v1".."v4" if the variant has x86_64 :: level, else None
+
+
+def _subject(request: VariantRequest, prop: Property) -> str:
+    if request.adhoc:
+        return "config setting variant"
+    return f"pyproject.toml: variant.variants.{request.label}.{prop[0]}.{prop[1]}"
+
+
+def resolve_variant(
+    config: VariantConfig,
+    request: VariantRequest,
+    *,
+    project_root: Path,
+    cache_dir: Path | None = None,
+) -> VariantResult:
+    """Validate ``request`` against its providers and compute everything the build needs.
+
+    Providers are queried (``get_all_configs``) for the namespaces this variant uses, and
+    every ``build-requires`` provider is frozen into ``static-properties``. Plugins run in
+    cached isolated environments, or in the running interpreter with ``provider-isolation=false``.
+    """
+    from .providers import ALL, SUPPORTED, query
+
+    del project_root  # reserved: relative requirement paths are not supported yet
+    props = request.properties
+    used = set(request.namespaces)
+    frozen: list[FrozenProvider] = []
+    by_feature: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for ns, feature, value in props:
+        by_feature[(ns, feature)].append(value)
+
+    for provider in config.providers:
+        if provider.kind == "static-properties":
+            frozen.append(FrozenProvider.from_config(provider))
+            continue
+        is_build = bool(provider.build_requires)
+        if not is_build and provider.namespace not in used:
+            frozen.append(FrozenProvider.from_config(provider))
+            continue
+        hooks = [ALL, SUPPORTED] if is_build else [ALL]
+        report = query(
+            provider,
+            hooks,
+            isolation=request.isolation,
+            timeout=request.timeout,
+            cache_dir=cache_dir,
+        )
+        if not report.get(ALL):
+            raise VarwheelError(
+                "get_all_configs() returned no features",
+                stage="variants",
+                subject=f"provider {provider.namespace} ({report.plugin_api})",
+            )
+        all_configs = {fc.name: fc for fc in report.get(ALL)}
+        for (ns, feature), values in sorted(by_feature.items()):
+            if ns != provider.namespace:
+                continue
+            subject = _subject(request, (ns, feature, values[0]))
+            fc = all_configs.get(feature)
+            if fc is None:
+                hint = did_you_mean(feature, all_configs) or "valid features: " + ", ".join(all_configs)
+                raise VarwheelError(
+                    f"unknown feature in {format_property((ns, feature, values[0]))!r}: "
+                    f"provider {ns} has no feature {feature!r}",
+                    stage="variants",
+                    subject=subject,
+                    hint=hint,
+                )
+            for value in values:
+                if value not in fc.values:
+                    raise VarwheelError(
+                        f"unknown value in {format_property((ns, feature, value))!r}",
+                        stage="variants",
+                        subject=subject,
+                        hint="valid values: " + ", ".join(fc.values),
+                    )
+            if len(values) > 1 and not fc.multi_value:
+                raise VarwheelError(
+                    f"{ns} :: {feature} takes one value, not {len(values)} ({', '.join(values)})",
+                    stage="variants",
+                    subject=subject,
+                    hint="the provider declares the feature single-valued",
+                )
+        if is_build:
+            if not report.all_properties_compatible:
+                raise VarwheelError(
+                    "a build-requires provider must declare all_properties_compatible = True",
+                    stage="variants",
+                    subject=f"pyproject.toml: {provider.key}.build-requires",
+                    hint="its answer is frozen into static-properties at build time; "
+                    "use requires for a plugin installers must run",
+                )
+            supported = [fc for fc in report.get(SUPPORTED) if fc.values]
+            if not supported:
+                raise VarwheelError(
+                    "get_supported_configs() returned no values to freeze into static-properties",
+                    stage="variants",
+                    subject=f"provider {provider.namespace} ({report.plugin_api})",
+                )
+            supported_map = {fc.name: fc.values for fc in supported}
+            for (ns, feature), values in by_feature.items():
+                if ns == provider.namespace:
+                    for value in values:
+                        if value not in supported_map.get(feature, ()):
+                            raise VarwheelError(
+                                f"{format_property((ns, feature, value))!r} is not in the provider's "
+                                "get_supported_configs()",
+                                stage="variants",
+                                subject=_subject(request, (ns, feature, value)),
+                            )
+            static = tuple((fc.name, fc.values) for fc in supported)
+            frozen.append(
+                FrozenProvider(
+                    namespace=provider.namespace,
+                    optional=provider.optional,
+                    static_properties=static,
+                    feature_order=tuple(f for f, _ in static) if len(static) > 1 else (),
+                )
+            )
+        else:
+            frozen.append(FrozenProvider.from_config(provider))
+
+    data = variant_json(request.schema, config.namespaces, frozen, request.label, props)
+    flags = compile_flags(request.label, props, config.flag_map)
+    levels = [v for ns, f, v in props if ns == "x86_64" and f == "level" and v in X86_64_LEVELS]
+    level = levels[0] if len(levels) == 1 else None
+    return VariantResult(request.label, props, data, flags, level)

@@ -1,0 +1,110 @@
+"""``varwheel index`` and ``varwheel providers``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .. import _fs
+
+
+def register(subparsers: Any) -> None:
+    index = subparsers.add_parser(
+        "index",
+        help="write the release {name}-{version}-variants.json from variant wheels",
+        description="Merge the variant.json of every variant wheel in DIR... into the release "
+        "file; fails if a label means different properties in two wheels or providers differ.",
+    )
+    index.add_argument("dirs", nargs="+", metavar="DIR", help="directories (or .whl files) to read")
+    index.add_argument("-o", "--outdir", help="where to write the file (default: the first DIR)")
+    index.set_defaults(func=cmd_index)
+
+    providers = subparsers.add_parser(
+        "providers",
+        help="show what each variant provider reports here and the order variants would be chosen",
+    )
+    providers.add_argument("path", nargs="?", default=".", help="project directory (default: .)")
+    providers.add_argument(
+        "--no-isolation", action="store_true", help="query plugins installed in this interpreter"
+    )
+    providers.add_argument("--timeout", type=float, default=60.0, help="seconds per plugin (default 60)")
+    providers.add_argument(
+        "--enable", action="append", default=[], metavar="NS", help="enable an optional provider"
+    )
+    providers.set_defaults(func=cmd_providers)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .release import index_from_wheels
+
+    paths = [Path(d) for d in args.dirs]
+    name, data = index_from_wheels(paths)
+    out = Path(args.outdir) if args.outdir else (paths[0] if paths[0].is_dir() else paths[0].parent)
+    target = out / name
+    _fs.atomic_write(target, data)
+    print(f"varwheel: wrote {target}")
+    return 0
+
+
+def supported_on_this_machine(
+    config: Any, *, isolation: bool, timeout: float, enable: list[str], cache_dir: Path | None = None
+) -> tuple[dict[str, list[tuple[str, list[str]]]], list[str]]:
+    """namespace -> ordered (feature, values) for enabled providers, plus report lines."""
+    from .providers import SUPPORTED, query
+
+    supported: dict[str, list[tuple[str, list[str]]]] = {}
+    lines: list[str] = []
+    for p in config.providers:
+        head = f"{p.namespace}: "
+        if p.kind == "requires":
+            head += f"plugin {p.effective_plugin_api()} from {', '.join(p.requires)}"
+        elif p.kind == "build-requires":
+            head += f"build-time plugin {p.effective_plugin_api()} from {', '.join(p.build_requires)}"
+        else:
+            head += "static properties"
+        if p.optional and p.namespace not in enable:
+            lines.append(head + " (optional, disabled; enable with --enable " + p.namespace + ")")
+            continue
+        lines.append(head)
+        if p.kind == "static-properties":
+            feats = [(f, list(vs)) for f, vs in p.static_properties]
+            if p.feature_order:
+                order = list(p.feature_order)
+                feats.sort(key=lambda fv: order.index(fv[0]))
+        else:
+            report = query(p, [SUPPORTED], isolation=isolation, timeout=timeout, cache_dir=cache_dir)
+            feats = [(fc.name, list(fc.values)) for fc in report.get(SUPPORTED)]
+        supported[p.namespace] = feats
+        for f, vs in feats:
+            lines.append(f"    {f}: {', '.join(vs) if vs else '(unsupported)'}")
+    return supported, lines
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    from ..config.load import load_pyproject
+    from ..errors import VarwheelError
+    from .config import parse_variant_config
+    from .ordering import order_variants
+
+    root = Path(args.path).resolve()
+    config, _ = parse_variant_config(load_pyproject(root), {})
+    if config is None:
+        raise VarwheelError("the project has no [variant] table", subject=str(root / "pyproject.toml"))
+    supported, lines = supported_on_this_machine(
+        config, isolation=not args.no_isolation, timeout=args.timeout, enable=args.enable
+    )
+    print("providers (namespace priority order):")
+    for line in lines:
+        print("  " + line)
+    variants = dict(config.variants)
+    variants.setdefault("null", ())
+    order = order_variants(config.namespaces, supported, variants)
+    print("variant preference on this machine:")
+    for i, label in enumerate(order, 1):
+        print(f"  {i}. {label}")
+    print(f"  {len(order) + 1}. (non-variant wheel)")
+    incompatible = sorted(set(variants) - set(order))
+    if incompatible:
+        print("not installable here: " + ", ".join(incompatible))
+    return 0

@@ -1,0 +1,198 @@
+"""Variant properties and labels (PEP 825): grammar, parsing, canonical sets, hash labels.
+
+A property is the triple ``(namespace, feature, value)``; its string form is
+``"namespace :: feature :: value"`` (whitespace around ``::`` is ignored when parsing).
+A property *set* is kept as a sorted tuple of unique triples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Tuple
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ..errors import ConfigError, VarwheelError
+from ..wheel.filename import LABEL_MAX, LABEL_RE
+
+Property = Tuple[str, str, str]
+PropertySet = Tuple[Property, ...]
+
+NAME_RE = re.compile(r"^[a-z0-9_]+$")  # namespace and feature names
+VALUE_RE = re.compile(r"^[a-z0-9_.]+$")
+PLUGIN_API_RE = re.compile(r"^[A-Za-z_][\w.]*(\s*:\s*[A-Za-z_][\w.]*)?$")
+_PROPERTY_RE = re.compile(r"^\s*([^:\s]*)\s*::\s*([^:\s]*)\s*::\s*([^:\s]*)\s*$")
+
+NULL_LABEL = "null"
+ABI_DEPENDENCY = "abi_dependency"
+
+
+def format_property(prop: Property) -> str:
+    return f"{prop[0]} :: {prop[1]} :: {prop[2]}"
+
+
+def check_name(value: object, what: str, subject: str) -> str:
+    """A namespace or feature name (``^[a-z0-9_]+$``)."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise ConfigError(
+            f"invalid {what} {value!r}", subject=subject, hint="use only lowercase letters, digits and '_'"
+        )
+    return value
+
+
+def check_value(value: object, subject: str) -> str:
+    if not isinstance(value, str) or not VALUE_RE.match(value):
+        raise ConfigError(
+            f"invalid property value {value!r}",
+            subject=subject,
+            hint="use only lowercase letters, digits, '_' and '.'",
+        )
+    return value
+
+
+def parse_property(text: str, subject: str = "variant property") -> Property:
+    """Parse ``"ns :: feature :: value"`` (whitespace around ``::`` is optional)."""
+    m = _PROPERTY_RE.match(text)
+    if m is None:
+        raise ConfigError(
+            f"invalid variant property {text!r}",
+            subject=subject,
+            hint="write 'namespace :: feature :: value'",
+        )
+    ns, feature, value = m.groups()
+    if not NAME_RE.match(ns):
+        raise ConfigError(
+            f"invalid namespace {ns!r} in {text!r}",
+            subject=subject,
+            hint="use only lowercase letters, digits and '_'",
+        )
+    if not NAME_RE.match(feature):
+        raise ConfigError(
+            f"invalid feature name {feature!r} in {text!r}",
+            subject=subject,
+            hint="use only lowercase letters, digits and '_'",
+        )
+    if not VALUE_RE.match(value):
+        raise ConfigError(
+            f"invalid value {value!r} in {text!r}",
+            subject=subject,
+            hint="use only lowercase letters, digits, '_' and '.'",
+        )
+    return (ns, feature, value)
+
+
+def property_set(props: Iterable[Property]) -> PropertySet:
+    """The canonical form of a property set: sorted, duplicates removed."""
+    return tuple(sorted(set(props)))
+
+
+def properties_to_dict(props: Iterable[Property]) -> dict[str, dict[str, list[str]]]:
+    """``{ns: {feature: [values...]}}`` with sorted keys and sorted, unique value lists."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for ns, feature, value in property_set(props):
+        values = out.setdefault(ns, {}).setdefault(feature, [])
+        values.append(value)
+    return out
+
+
+def properties_from_dict(data: object, subject: str, *, strict: bool = True) -> PropertySet:
+    """Read ``{ns: {feature: [values...]}}`` (variant.json or ``[variant.variants.<label>]``).
+
+    ``strict`` rejects duplicate values (input that should already be canonical).
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError("must be a table of namespaces", subject=subject)
+    props: list[Property] = []
+    for ns, features in data.items():
+        check_name(ns, "namespace", f"{subject}.{ns}")
+        if not isinstance(features, Mapping) or not features:
+            raise ConfigError(
+                "must be a non-empty table of features", subject=f"{subject}.{ns}",
+                hint=f"write {ns}.feature = [\"value\"]",
+            )
+        for feature, values in features.items():
+            key = f"{subject}.{ns}.{feature}"
+            check_name(feature, "feature name", key)
+            if not isinstance(values, list) or not values:
+                raise ConfigError("must be a non-empty list of values", subject=key)
+            for value in values:
+                check_value(value, key)
+            if strict and len(set(values)) != len(values):
+                dup = sorted(v for v in set(values) if values.count(v) > 1)[0]
+                raise ConfigError(f"value {dup!r} is listed twice", subject=key)
+            props.extend((ns, feature, v) for v in values)
+    return property_set(props)
+
+
+def hash_label(props: Iterable[Property]) -> str:
+    """The variantlib convention: first 8 hex digits of SHA-256 over sorted property lines."""
+    canon = property_set(props)
+    if not canon:
+        return NULL_LABEL
+    digest = hashlib.sha256()
+    for prop in canon:
+        digest.update((format_property(prop) + "\n").encode("utf-8"))
+    return digest.hexdigest()[:8]
+
+
+def check_label(label: object, subject: str) -> str:
+    """A variant label: ``^[0-9a-z_.]+$``, at most 16 characters (what installers accept)."""
+    if not isinstance(label, str) or not label:
+        raise ConfigError("a variant label must be a non-empty string", subject=subject)
+    if not LABEL_RE.match(label):
+        hint = "labels use only lowercase letters, digits, '_' and '.'"
+        if label.lower() != label and LABEL_RE.match(label.lower()):
+            hint = f"labels are lowercase: {label.lower()!r}"
+        raise ConfigError(f"invalid variant label {label!r}", subject=subject, hint=hint)
+    if len(label) > LABEL_MAX:
+        raise ConfigError(
+            f"variant label {label!r} is {len(label)} characters long",
+            subject=subject,
+            hint=f"use at most {LABEL_MAX} characters (installers reject longer labels)",
+        )
+    return label
+
+
+def check_label_matches(label: str, props: Sequence[Property], subject: str) -> None:
+    """``null`` if and only if the property set is empty."""
+    if label == NULL_LABEL and props:
+        raise ConfigError(
+            "the label 'null' is reserved for the variant without properties", subject=subject
+        )
+    if label != NULL_LABEL and not props:
+        raise ConfigError(
+            f"variant {label!r} has no properties", subject=subject,
+            hint="the variant without properties must be labelled 'null'",
+        )
+
+
+def default_plugin_api(requires: Sequence[str], subject: str) -> str:
+    """The default ``plugin-api``: the first requirement's normalized name with ``-`` -> ``_``."""
+    if not requires:
+        raise ConfigError("no requirements to derive plugin-api from", subject=subject)
+    first = requires[0]
+    try:
+        req = Requirement(first)
+    except InvalidRequirement as exc:  # pragma: no cover - validated earlier
+        raise ConfigError(f"invalid requirement {first!r}: {exc}", subject=subject) from None
+    if req.marker is not None:
+        raise ConfigError(
+            f"the first requirement {first!r} has an environment marker, so the plugin "
+            "cannot be derived from it",
+            subject=subject,
+            hint="set plugin-api explicitly",
+        )
+    return canonicalize_name(req.name).replace("-", "_")
+
+
+def split_plugin_api(api: str) -> tuple[str, str]:
+    """``"mod.sub:Obj.attr"`` -> ``("mod.sub", "Obj.attr")`` (attr may be empty)."""
+    module, _, attr = api.partition(":")
+    return module.strip(), attr.strip()
+
+
+def require_variant_error(detail: str, subject: str, hint: str = "") -> VarwheelError:
+    return VarwheelError(detail, stage="variants", subject=subject, hint=hint)
