@@ -1,0 +1,156 @@
+"""Read an existing wheel into a StagedWheel, strictly.
+
+Every member is checked against RECORD (hash and size) while it is extracted; unsafe names
+(``..``, absolute paths), symlink members, duplicates and files missing from RECORD are refused
+with one clear error each. ``StagedWheel.origin`` records where each member came from so that
+members left untouched are later copied raw, without recompression.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import stat
+import zipfile
+from email.parser import BytesParser
+from pathlib import Path, PurePosixPath
+
+from ..errors import VarwheelError
+from .filename import WheelName
+from .record import parse_record, urlsafe_digest
+from .staging import Origin, StagedWheel
+from .zipwriter import raw_members
+
+_CHUNK = 1 << 20
+
+
+def _err(detail: str, subject: str, hint: str = "") -> VarwheelError:
+    return VarwheelError(detail, stage="unpack", subject=subject, hint=hint)
+
+
+def _check_name(name: str, wheel: str) -> None:
+    subject = f"{wheel}: {name}"
+    if name.startswith("/") or name.startswith("\\") or (len(name) > 1 and name[1] == ":"):
+        raise _err("absolute member name in the archive", subject)
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if ".." in parts:
+        raise _err("member name escapes the wheel ('..')", subject)
+    if "\0" in name:
+        raise _err("NUL byte in member name", subject)
+
+
+def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
+    """Extract ``path`` into the (empty or new) directory ``dest`` and validate it."""
+    wheel = path.name
+    try:
+        name = WheelName.parse(wheel)
+    except VarwheelError as exc:
+        raise _err(exc.detail, wheel, exc.hint) from None
+    if not path.is_file():
+        raise _err("no such file", str(path))
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise _err(f"not a valid zip archive ({exc})", wheel) from None
+    except OSError as exc:
+        raise _err(f"cannot read: {exc.strerror}", wheel) from None
+    with zf:
+        infos = zf.infolist()
+        seen: set[str] = set()
+        for info in infos:
+            _check_name(info.filename, wheel)
+            if info.filename in seen:
+                raise _err("duplicate member in the archive", f"{wheel}: {info.filename}")
+            seen.add(info.filename)
+            mode = info.external_attr >> 16
+            if info.create_system == 3 and stat.S_ISLNK(mode):
+                raise _err("symlink member (wheels hold regular files only)", f"{wheel}: {info.filename}")
+            if info.flag_bits & 0x1:
+                raise _err("encrypted member", f"{wheel}: {info.filename}")
+        dist_info = name.dist_info
+        record_name = f"{dist_info}/RECORD"
+        if record_name not in seen:
+            alt = [n for n in seen if n.endswith(".dist-info/RECORD")]
+            hint = f"found {alt[0]} instead; the filename must match the .dist-info directory" if alt else ""
+            raise _err(f"missing {record_name}", wheel, hint)
+        if f"{dist_info}/WHEEL" not in seen:
+            raise _err(f"missing {dist_info}/WHEEL", wheel)
+        try:
+            rows = parse_record(zf.read(record_name))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _err(f"unreadable RECORD: {exc}", f"{wheel}: {record_name}") from None
+        except (zipfile.BadZipFile, zlib_error()) as exc:
+            raise _err(f"corrupt member: {exc}", f"{wheel}: {record_name}") from None
+        recorded: dict[str, tuple[str, int | None]] = {}
+        for row in rows:
+            recorded[row.path] = (row.hash, row.size)
+        unsigned = {record_name, f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
+        for n in seen:
+            if n.endswith("/") or n in unsigned:
+                continue
+            if n not in recorded:
+                raise _err("member is not listed in RECORD", f"{wheel}: {n}")
+        for n in recorded:
+            if n not in seen and n not in unsigned:
+                raise _err("listed in RECORD but missing from the archive", f"{wheel}: {n}")
+
+        raws = raw_members(path)
+        dest.mkdir(parents=True, exist_ok=True)
+        root = dest.resolve()
+        origin: dict[str, Origin] = {}
+        for info in infos:
+            if info.is_dir() or info.filename in unsigned:
+                continue
+            n = info.filename
+            target = root.joinpath(*PurePosixPath(n).parts)
+            if os.path.commonpath([str(root), str(target)]) != str(root):
+                raise _err("member name escapes the wheel", f"{wheel}: {n}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            sha = hashlib.sha256()
+            size = 0
+            try:
+                with zf.open(info) as src, open(target, "wb") as out:
+                    while chunk := src.read(_CHUNK):
+                        sha.update(chunk)
+                        size += len(chunk)
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zlib_error(), EOFError) as exc:
+                raise _err(f"corrupt member: {exc}", f"{wheel}: {n}") from None
+            digest = "sha256=" + urlsafe_digest(sha.digest())
+            want_hash, want_size = recorded[n]
+            algo = want_hash.partition("=")[0]
+            if algo != "sha256":
+                if algo not in ("sha384", "sha512"):
+                    raise _err(f"RECORD hash algorithm {algo or 'missing'!r} is not allowed", f"{wheel}: {n}")
+                other = hashlib.new(algo, target.read_bytes()).digest()
+                ok = want_hash == f"{algo}={urlsafe_digest(other)}"
+            else:
+                ok = want_hash == digest
+            if not ok:
+                raise _err(
+                    "content does not match its RECORD hash",
+                    f"{wheel}: {n}",
+                    "the wheel was modified after it was built",
+                )
+            if want_size is not None and want_size != size:
+                raise _err(f"size {size} does not match RECORD ({want_size})", f"{wheel}: {n}")
+            mode = (info.external_attr >> 16) & 0o777
+            os.chmod(target, 0o755 if mode & 0o111 else 0o644)
+            st = target.stat()
+            raw = raws[n]
+            origin[n] = Origin(
+                member=dataclasses.replace(raw, sha256=digest, executable=bool(mode & 0o111)),
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
+            )
+        wheel_meta = BytesParser().parsebytes(zf.read(f"{dist_info}/WHEEL"))
+    purelib = (wheel_meta.get("Root-Is-Purelib") or "false").strip().lower() == "true"
+    generator = (wheel_meta.get("Generator") or "varwheel").strip()
+    return StagedWheel(root=root, name=name, root_is_purelib=purelib, generator=generator, origin=origin)
+
+
+def zlib_error() -> type[Exception]:
+    import zlib
+
+    return zlib.error
