@@ -39,7 +39,7 @@ def _safe_extract(sdist: Path, dest: Path) -> Path:
         if sys.version_info >= (3, 12):
             tar.extractall(dest, filter="data")
         else:  # members were checked above
-            tar.extractall(dest)  # noqa: S202
+            tar.extractall(dest)
     tops = [p for p in dest.iterdir() if p.is_dir()]
     if len(tops) != 1:
         raise VarwheelError("an sdist must hold exactly one top-level directory", subject=str(sdist))

@@ -21,7 +21,6 @@ from packaging import tags as pkg_tags
 from . import __version__, _log
 from .config import load_settings
 from .config.model import CompileFlags, Settings
-from .errors import VarwheelError
 from .metadata import CoreMetadata, build_metadata
 from .wheel.archive import source_date_epoch, write_wheel
 from .wheel.filename import WheelName, escape_name, escape_version
@@ -126,7 +125,7 @@ def dist_info_name(meta: CoreMetadata) -> str:
 def editable_build_dir(settings: Settings) -> Path:
     if settings.options.build_dir is not None:
         return settings.options.build_dir
-    py, abi = interpreter_tags()
+    abi = interpreter_tags()[1]
     return settings.root / "build" / f"varwheel-editable-{abi}"
 
 

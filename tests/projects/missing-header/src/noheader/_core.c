@@ -1,0 +1,2 @@
+#include <Python.h>
+#include "does_not_exist.h"

@@ -1,0 +1,5 @@
+from ._both import answer
+
+
+def hello() -> None:
+    print("hello from mixed-lang", answer())

@@ -1,0 +1,2 @@
+#include <Python.h>
+#error "this accelerator does not build here"

@@ -1,0 +1,173 @@
+"""In-process builds through the PEP 517 hooks: reproducibility, metadata, tags, errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from _support import REPO
+
+from varwheel import build as hooks
+
+
+def build(src: Path, out: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str] | None = None,
+          kind: str = "wheel") -> Path:
+    monkeypatch.chdir(src)
+    hook = {"wheel": hooks.build_wheel, "sdist": hooks.build_sdist, "editable": hooks.build_editable}[kind]
+    return out / hook(str(out), settings)
+
+
+def test_reproducible_wheel_and_sdist(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    src = project("c-extension")
+    a = build(src, tmp_path / "a", monkeypatch)
+    b = build(src, tmp_path / "b", monkeypatch)
+    assert a.read_bytes() == b.read_bytes()
+    sa = build(src, tmp_path / "a", monkeypatch, kind="sdist")
+    sb = build(src, tmp_path / "b", monkeypatch, kind="sdist")
+    assert sa.read_bytes() == sb.read_bytes()
+    with zipfile.ZipFile(a) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        so = next(n for n in zf.namelist() if n.endswith(".so"))
+        blob = zf.read(so)
+    assert str(tmp_path).encode() not in blob, "a build path leaked into the extension"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    c = build(src, tmp_path / "c", monkeypatch)
+    with zipfile.ZipFile(c) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+    sc = build(src, tmp_path / "c", monkeypatch, kind="sdist")
+    with tarfile.open(sc) as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1700000000}
+        assert {(m.uid, m.gid, m.uname, m.gname) for m in tar.getmembers()} == {(0, 0, "", "")}
+
+
+def test_prepare_metadata_matches_wheel(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    src = project("pure")
+    monkeypatch.chdir(src)
+    name = hooks.prepare_metadata_for_build_wheel(str(tmp_path / "meta"))
+    assert name == "purething-0.3.0.dist-info"
+    metadata = (tmp_path / "meta" / name / "METADATA").read_bytes()
+    wheel = build(src, tmp_path / "out", monkeypatch)
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read(f"{name}/METADATA") == metadata
+        assert zf.read(f"{name}/entry_points.txt") == (tmp_path / "meta" / name / "entry_points.txt").read_bytes()
+    editable = hooks.prepare_metadata_for_build_editable(str(tmp_path / "meta2"))
+    assert (tmp_path / "meta2" / editable / "METADATA").read_bytes() == metadata
+
+
+def test_sdist_contents(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    src = project("c-extension")
+    (src / "build").mkdir()
+    (src / "build" / "junk.o").write_text("x")
+    sdist = build(src, tmp_path, monkeypatch, kind="sdist")
+    assert sdist.name == "fastthing-1.2.0.tar.gz"
+    with tarfile.open(sdist) as tar:
+        names = sorted(tar.getnames())
+        pkg_info = tar.extractfile("fastthing-1.2.0/PKG-INFO").read()  # type: ignore[union-attr]
+    assert "fastthing-1.2.0/pyproject.toml" in names
+    assert "fastthing-1.2.0/src/fastthing/util/util.h" in names
+    assert "fastthing-1.2.0/LICENSE" in names
+    assert not any("/build/" in n for n in names)
+    assert b"Name: fastthing\nVersion: 1.2.0\n" in pkg_info
+
+
+def test_abi3_tags(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    wheel = build(project("abi3"), tmp_path, monkeypatch)
+    assert re.match(r"stablething-2\.0\.0-cp39-abi3-[\w.]+\.whl$", wheel.name)
+    with zipfile.ZipFile(wheel) as zf:
+        assert any(n.endswith(".abi3.so") for n in zf.namelist())
+        assert "Root-Is-Purelib: false" in zf.read("stablething-2.0.0.dist-info/WHEEL").decode()
+
+
+def test_optional_extension_skipped(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:  # type: ignore[no-untyped-def]
+    wheel = build(project("optional-ext"), tmp_path, monkeypatch)
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    assert any(n.startswith("optext/_ok.") for n in names)
+    assert not any(n.startswith("optext/_fast.") for n in names)
+    assert "optext._fast" in capfd.readouterr().err
+
+
+def test_kept_build_dir_is_incremental(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:  # type: ignore[no-untyped-def]
+    src = project("c-extension")
+    settings = {"build-dir": str(tmp_path / "bld")}
+    first = build(src, tmp_path / "1", monkeypatch, settings)
+    assert len(re.findall(r"\] cc ", capfd.readouterr().out)) == 2
+    second = build(src, tmp_path / "2", monkeypatch, settings)
+    assert re.findall(r"\] cc ", capfd.readouterr().out) == []
+    assert first.read_bytes() == second.read_bytes()
+    header = src / "src" / "fastthing" / "util" / "util.h"
+    header.write_text(header.read_text() + "\n/* changed */\n")
+    build(src, tmp_path / "3", monkeypatch, settings)
+    assert len(re.findall(r"\] cc ", capfd.readouterr().out)) == 2  # both files include util.h
+
+
+# ---------------------------------------------------------------------------- errors, via the real hook process
+
+def hook_fails(src: Path, out: Path, hook: str = "build_wheel", env: dict[str, str] | None = None) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    code = f"import varwheel.build as b; b.{hook}({str(out)!r})"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=src, text=True, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert list(out.iterdir()) == [], "something was left in the output directory"
+    first = [line for line in proc.stderr.splitlines() if line.startswith("varwheel: error:")]
+    assert first, proc.stderr
+    return proc.stderr
+
+
+def test_compile_error(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    err = hook_fails(project("compile-error"), tmp_path / "out")
+    assert "src/broken/_core.c" in err
+    assert "error:" in err.split("\n", 1)[1], "the compiler's own output is missing"
+
+
+def test_missing_header(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    err = hook_fails(project("missing-header"), tmp_path / "out")
+    assert "does_not_exist.h" in err
+
+
+def test_missing_compiler(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    err = hook_fails(project("c-extension"), tmp_path / "out", env={"CC": "/nonexistent/cc"})
+    assert "/nonexistent/cc" in err
+
+
+def test_missing_package(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    err = hook_fails(project("missing-package"), tmp_path / "out")
+    assert "tool.varwheel.packages[0]" in err
+
+
+def test_symlink_outside_project(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = project("pure")
+    (tmp_path / "secret.txt").write_text("secret")
+    (src / "src" / "purething" / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    err = hook_fails(src, tmp_path / "out")
+    assert "leak.txt" in err
+    err = hook_fails(src, tmp_path / "out2", hook="build_sdist")
+    assert "leak.txt" in err
+
+
+def test_bad_pyproject(tmp_path: Path) -> None:
+    src = tmp_path / "p"
+    src.mkdir()
+    assert "no pyproject.toml" in hook_fails(src, tmp_path / "out")
+    (src / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '1'\n[tool.varwheel]\nexlude = []\n")
+    err = hook_fails(src, tmp_path / "out")
+    assert "tool.varwheel.exlude: unknown key (did you mean 'exclude'?)" in err
+
+
+def test_unknown_config_setting(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = project("pure")
+    out = tmp_path / "out"
+    out.mkdir()
+    code = f"import varwheel.build as b; b.build_wheel({str(out)!r}, {{'build_dir': 'x'}})"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=src, text=True, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert proc.returncode == 1
+    assert "config setting build_dir: unknown config setting (did you mean 'build-dir'?)" in proc.stderr

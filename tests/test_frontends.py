@@ -1,0 +1,136 @@
+"""The examples through every real frontend, installed into real virtual environments.
+
+Isolated builds get varwheel and its dependencies only from the session wheelhouse
+(PIP_NO_INDEX / UV_NO_INDEX), so they prove the freshly built varwheel wheel works.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from _support import REPO, run
+
+pytestmark = pytest.mark.slow
+
+CHECKS = {
+    "pure": "import purething; assert purething.greet('x') == 'hello, x'",
+    "c-extension": "import fastthing; assert fastthing.sum_squares([1, 2]) == 5.0; assert fastthing.scale() == 3",
+    "cxx-extension": "import cxxthing; assert cxxthing.unique_sorted(['b', 'a', 'b']) == ['a', 'b']",
+    "abi3": "import stablething; assert stablething.add(2, 3) == 5",
+}
+WHEEL_RE = {
+    "pure": r"^purething-0\.3\.0-py3-none-any\.whl$",
+    "c-extension": r"^fastthing-1\.2\.0-cp3\d+-cp3\d+t?-(linux|manylinux)[\w.]*\.whl$",
+    "cxx-extension": r"^cxxthing-0\.1\.0-cp3\d+-cp3\d+t?-(linux|manylinux)[\w.]*\.whl$",
+    "abi3": r"^stablething-2\.0\.0-cp39-abi3-(linux|manylinux)[\w.]*\.whl$",
+}
+SDIST = {"pure": "purething-0.3.0", "c-extension": "fastthing-1.2.0", "cxx-extension": "cxxthing-0.1.0",
+         "abi3": "stablething-2.0.0"}
+
+
+def install_and_check(make_venv, wheel: Path, check: str, env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    venv = make_venv()
+    venv.pip("install", "-q", "--no-deps", wheel, env=env)
+    venv.run(check, cwd=wheel.parent)
+
+
+def only(path: Path, pattern: str) -> Path:
+    found = sorted(path.glob(pattern))
+    assert len(found) == 1, f"expected one {pattern} in {path}: {found}"
+    return found[0]
+
+
+@pytest.mark.parametrize("example", sorted(CHECKS))
+def test_python_m_build(example: str, project, offline_env, make_venv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = project(example)
+    dist = tmp_path / "dist"
+    run([sys.executable, "-m", "build", "-o", dist, src], env=offline_env)
+    wheel = only(dist, "*.whl")
+    assert re.match(WHEEL_RE[example], wheel.name), wheel.name
+    sdist = only(dist, "*.tar.gz")
+    assert sdist.name == SDIST[example] + ".tar.gz"
+    install_and_check(make_venv, wheel, CHECKS[example], offline_env)
+    assert not (src / "build").exists(), "a non-editable build wrote into the source tree"
+
+
+@pytest.mark.parametrize("example", sorted(CHECKS))
+def test_uv_build(example: str, project, offline_env, make_venv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    if shutil.which("uv") is None:
+        pytest.skip("uv is not installed")
+    src = project(example)
+    dist = tmp_path / "dist"
+    run(["uv", "build", "--no-index", "--find-links", offline_env["UV_FIND_LINKS"], "-o", dist, src],
+        env=offline_env)
+    install_and_check(make_venv, only(dist, "*.whl"), CHECKS[example], offline_env)
+
+
+def test_pip_wheel_tree_and_sdist(project, offline_env, make_venv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = project("c-extension")
+    from_tree = tmp_path / "tree"
+    make = make_venv()
+    make.pip("wheel", "-q", "--no-deps", "-w", from_tree, src, env=offline_env)
+    run([sys.executable, "-m", "build", "--sdist", "-o", tmp_path / "sdist", src], env=offline_env)
+    from_sdist = tmp_path / "from-sdist"
+    make.pip("wheel", "-q", "--no-deps", "-w", from_sdist, only(tmp_path / "sdist", "*.tar.gz"), env=offline_env)
+    a, b = only(from_tree, "*.whl"), only(from_sdist, "*.whl")
+    assert a.name == b.name
+    assert a.read_bytes() == b.read_bytes(), "the wheel built from the sdist differs from the one built from the tree"
+    install_and_check(make_venv, a, CHECKS["c-extension"], offline_env)
+
+
+def test_pip_install_and_scripts(project, offline_env, make_venv) -> None:  # type: ignore[no-untyped-def]
+    src = project("pure")
+    venv = make_venv()
+    venv.pip("install", "-q", src, env=offline_env)
+    out = run([venv.path / "bin" / "purething", "there"]).stdout
+    assert out.strip() == "hello, there"
+    venv.run("import importlib.resources as r, purething; "
+             "assert r.files(purething).joinpath('data.txt').read_text().startswith('greeting')")
+    venv.run("import importlib.metadata as m; d = m.distribution('purething'); "
+             "assert any(str(f).endswith('licenses/LICENSE') for f in d.files)")
+
+
+def test_editable_install(project, offline_env, make_venv) -> None:  # type: ignore[no-untyped-def]
+    src = project("c-extension")
+    venv = make_venv()
+    first = venv.pip("install", "-v", "-e", src, env=offline_env).stdout
+    assert "cc src/fastthing/_core.c" in first
+    venv.run(CHECKS["c-extension"], cwd=src.parent)
+
+    # .py edits take effect without reinstalling
+    init = src / "src" / "fastthing" / "__init__.py"
+    init.write_text(init.read_text() + "\nEDITED = 'yes'\n")
+    assert venv.run("import fastthing; print(fastthing.EDITED)", cwd=src.parent).strip() == "yes"
+
+    # editing one .c file recompiles exactly that file
+    util = src / "src" / "fastthing" / "util" / "util.c"
+    util.write_text(util.read_text().replace("x * x", "x * x + 0.0"))
+    second = venv.pip("install", "-v", "-e", src, env=offline_env).stdout
+    compiled = re.findall(r"\[\d+/\d+\] (?:cc|c\+\+) (\S+)", second)
+    assert compiled == ["src/fastthing/util/util.c"], second
+    venv.run(CHECKS["c-extension"], cwd=src.parent)
+
+
+def test_varwheel_build_command(project, tmp_path: Path, make_venv, offline_env) -> None:  # type: ignore[no-untyped-def]
+    src = project("mixed-lang")
+    out = tmp_path / "out"
+    run([sys.executable, "-m", "varwheel", "build", src, "-o", out],
+        env={**offline_env, "PYTHONPATH": str(REPO / "src")})
+    wheel = only(out, "*.whl")
+    assert only(out, "*.tar.gz").name == "mixed_lang-0.2.0.tar.gz"
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    assert "mixed_lang/data/config.json" in names
+    assert "mixed_lang/data/scratch.tmp" not in names  # tool.varwheel.exclude
+    assert not any(n.endswith((".c", ".cpp")) for n in names)
+    assert any(re.match(r"_mixed_top\.cpython-.*\.so$", n) for n in names)
+    assert "mixed_lang-0.2.0.dist-info/licenses/LICENSE.txt" in names
+    venv = make_venv()
+    venv.pip("install", "-q", "--no-deps", wheel, env=offline_env)
+    assert run([venv.path / "bin" / "mixed-hello"]).stdout.strip() == "hello from mixed-lang 42"
+    venv.run("import _mixed_top")
