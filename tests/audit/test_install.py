@@ -34,8 +34,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def install_and_probe(venv: Path, whl: Path, modules: list[str]) -> dict:
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--force-reinstall",
-                    str(whl)], check=True)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--force-reinstall", str(whl)], check=True
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "PYTHONPATH")}
     res = subprocess.run([str(py), "-c", PROBE, *modules], capture_output=True, text=True, cwd="/", env=env)
     assert res.returncode == 0, res.stderr
@@ -81,7 +82,28 @@ def test_inner_library_and_script_shim(wheels, venv: Path, tmp_path: Path) -> No
 def test_other_fixtures_import(wheels, venv: Path, tmp_path: Path, name: str) -> None:
     varwheel("repair", str(wheels(name)), "-w", str(tmp_path))
     (whl,) = tmp_path.glob("*.whl")
-    mods = {"cxxdemo": ["cxxdemo._cxx"], "llddemo": ["llddemo._yaml"],
-            "multiext": [f"{p}._m{i}" for p in ("alpha", "beta") for i in range(4)]}[name]
+    mods = {
+        "cxxdemo": ["cxxdemo._cxx"],
+        "llddemo": ["llddemo._yaml"],
+        "multiext": [f"{p}._m{i}" for p in ("alpha", "beta") for i in range(4)],
+    }[name]
     got = install_and_probe(venv, whl, mods)
     assert set(got["results"]) == set(mods)
+
+
+def test_system_library_example_builds_and_imports(venv: Path, tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "system-library"
+    if not Path("/usr/include/yaml.h").exists():
+        pytest.skip("libyaml-dev not installed")
+    code = (
+        f"import os; os.chdir({str(example)!r}); from varwheel import build; "
+        f"print(build.build_wheel({str(tmp_path)!r}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(example.parents[1] / "src")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    (whl,) = tmp_path.glob("*.whl")
+    assert whl.name.endswith("-manylinux2014_x86_64.manylinux_2_17_x86_64.whl")
+    got = install_and_probe(venv, whl, ["yamlver"])
+    assert got["results"]["yamlver"].startswith("0.")
+    (yaml_map,) = [m for m in got["maps"] if "libyaml" in m]
+    assert "/site-packages/yamlver.libs/libyaml-0-" in yaml_map
