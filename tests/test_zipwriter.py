@@ -112,3 +112,24 @@ def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="regular files"):
         write_wheel(staged, out)
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_parallel_compression_is_byte_identical(tmp_path: Path) -> None:
+    files = []
+    for i in range(5):
+        path = tmp_path / f"lib{i}.so"
+        path.write_bytes(os.urandom(256 << 10) + bytes(1 << 20))  # compressible, > PARALLEL_MIN
+        files.append(FileMember(f"pkg.libs/lib{i}.so", path))
+    small = BytesMember("pkg/__init__.py", b"x = 1\n")
+    members = [files[0], small, *files[1:]]
+    serial, parallel = io.BytesIO(), io.BytesIO()
+    w1 = ZipWriter(serial, epoch=0)
+    rows1 = [w1.add(m) for m in members]
+    w1.close()
+    w2 = ZipWriter(parallel, epoch=0)
+    rows2 = w2.add_many(members, workers=3)
+    w2.close()
+    assert serial.getvalue() == parallel.getvalue()
+    assert rows1 == rows2
+    with zipfile.ZipFile(parallel) as zf:
+        assert zf.testzip() is None

@@ -69,7 +69,7 @@ def write_wheel(staged: StagedWheel, out_dir: Path, *, level: int = 6) -> Path:
     epoch = source_date_epoch()
     with atomic_output(target) as fh:
         writer = ZipWriter(fh, epoch=epoch, level=level)
-        rows = [writer.add(m) for m in members]
+        rows = writer.add_many(members)
         record = render_record((RecordRow(w.arcname, w.hash, w.size) for w in rows), record_name)
         writer.add(BytesMember(record_name, record))
         writer.close()
