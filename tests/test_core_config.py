@@ -138,3 +138,10 @@ def test_config_settings(tmp_path: Path) -> None:
         parse_options({"jobs": "0"}, tmp_path)
     with pytest.raises(ConfigError, match="config setting verbose: expected true or false"):
         parse_options({"verbose": "maybe"}, tmp_path)
+
+
+def test_script_files(tmp_path: Path) -> None:
+    cfg = tool(tmp_path, "[tool.varwheel]\nscript-files = ['bin/*']\n", {"bin/a": "", "bin/b": ""})
+    assert cfg.script_files == ("bin/a", "bin/b")
+    msg = error(tmp_path, "[tool.varwheel]\nscript-files = ['bin/a', 'other/a']\n", {"bin/a": "", "other/a": ""})
+    assert "tool.varwheel.script-files[1]: 'other/a' and 'bin/a' would both install as 'a'" in msg

@@ -133,4 +133,6 @@ def test_varwheel_build_command(project, tmp_path: Path, make_venv, offline_env)
     venv = make_venv()
     venv.pip("install", "-q", "--no-deps", wheel, env=offline_env)
     assert run([venv.path / "bin" / "mixed-hello"]).stdout.strip() == "hello from mixed-lang 42"
+    assert "mixed_lang-0.2.0.data/scripts/mixed-tool" in names
+    assert run([venv.path / "bin" / "mixed-tool"]).stdout.strip() == "mixed tool says hi"
     venv.run("import _mixed_top")

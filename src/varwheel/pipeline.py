@@ -141,6 +141,14 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
         from .audit import build_requirements
 
         reqs += build_requirements(prep.audit, True)
+    if kind in ("wheel", "editable"):
+        # provider-isolation=false queries the plugins in the build environment itself, so
+        # the frontend has to install them there.
+        from .variants.config import parse_variant_config, provider_requirements
+
+        vconfig, vrequest = parse_variant_config(prep.settings.pyproject, dict(prep.settings.options.extra))
+        if vconfig is not None and vrequest is not None and not vrequest.isolation:
+            reqs += [r for r in provider_requirements(vconfig, vrequest) if r not in reqs]
     return reqs
 
 
@@ -168,6 +176,7 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
     needed += [rel for rel, _ in meta.license_files]
     if settings.tool.version_file:
         needed.append(settings.tool.version_file)
+    needed += list(settings.tool.script_files)
     for ext in settings.tool.ext_modules:
         needed += list(ext.sources) + list(ext.depends) + list(ext.extra_objects)
     _log.info("varwheel: collecting sdist files")
@@ -239,6 +248,10 @@ def build_wheel(
                 _copy(src, tree / arcname)
             for ext in products.extensions:
                 _copy(ext.path, tree / ext.dest)
+        for script in settings.tool.script_files:
+            dest = tree / wheel_name.data_dir / "scripts" / script.rsplit("/", 1)[-1]
+            _copy(settings.root / script, dest)
+            os.chmod(dest, 0o755)
         write_dist_info(tree / wheel_name.dist_info, prep)
         staged = StagedWheel(
             root=tree, name=wheel_name, root_is_purelib=not products.extensions, generator=GENERATOR

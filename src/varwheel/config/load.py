@@ -25,7 +25,9 @@ ConfigSettings = Mapping[str, Union[str, list[str], None]]
 #: config_settings keys owned by the core (variants and audit add theirs).
 CORE_SETTINGS = ("build-dir", "jobs", "verbose")
 
-TOOL_KEYS = ("packages", "version-file", "exclude", "sdist", "ext-modules", "audit", "variant-flags")
+TOOL_KEYS = (
+    "packages", "version-file", "exclude", "script-files", "sdist", "ext-modules", "audit", "variant-flags",
+)
 EXT_KEYS = (
     "name", "sources", "include-dirs", "include-dirs-from", "define-macros", "undef-macros",
     "libraries", "library-dirs", "runtime-library-dirs", "extra-compile-args", "extra-link-args",
@@ -159,10 +161,19 @@ def parse_tool(pyproject: Mapping[str, Any], root: Path) -> ToolConfig:
         seen[ext.name] = index
         modules.append(ext)
 
+    script_files = _paths(table, "script-files", root, glob=True, must_exist=True)
+    names: dict[str, str] = {}
+    for i, script in enumerate(script_files):
+        base = script.rsplit("/", 1)[-1]
+        if base in names:
+            raise table.error(f"script-files[{i}]", f"{script!r} and {names[base]!r} would both install as {base!r}")
+        names[base] = script
+
     return ToolConfig(
         packages=packages,
         version_file=version_file,
         exclude=table.get_str_list("exclude"),
+        script_files=script_files,
         sdist=SdistConfig(include=sdist.get_str_list("include"), exclude=sdist.get_str_list("exclude")),
         ext_modules=tuple(modules),
     )

@@ -54,6 +54,9 @@ class CompileFlags:
     cxxflags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     define_macros: tuple[Macro, ...] = ()
+    # absolute directories of generated headers (e.g. varwheel_variant.h), searched first;
+    # the compile cache treats their paths as placeholders and always hashes their files
+    include_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class ToolConfig:
     packages: tuple[str, ...] | None = None  # explicit top-level import names ("pkg", "mod")
     version_file: str | None = None
     exclude: tuple[str, ...] = ()  # globs, matched against wheel-relative paths
+    script_files: tuple[str, ...] = ()  # expanded; installed from <name>-<ver>.data/scripts/
     sdist: SdistConfig = field(default_factory=SdistConfig)
     ext_modules: tuple[ExtModule, ...] = ()
 
