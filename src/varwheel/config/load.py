@@ -111,8 +111,10 @@ def parse_options(config_settings: ConfigSettings, root: Path) -> BuildOptions:
             jobs = int(jobs_text)
         except ValueError:
             jobs = -1
-        if jobs < 1:
-            raise ConfigError(f"must be a positive integer, not {jobs_text!r}", subject="config setting jobs")
+        if jobs < 0:
+            raise ConfigError(
+                f"must be a number of jobs (0 = all cores), not {jobs_text!r}", subject="config setting jobs"
+            )
     extra = tuple(sorted((k, v) for k, v in raw.items() if k not in CORE_SETTINGS))
     return BuildOptions(
         build_dir=(root / os.path.expanduser(build_dir)).resolve() if build_dir else None,
@@ -246,8 +248,8 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
         raise table.error("sources", f"module {name!r} has no sources")
     sources = _paths(table, "sources", root, glob=True, must_exist=True)
     for i, src in enumerate(sources):
-        if not re.search(r"\.(c|cc|cpp|cxx|C|c\+\+|m|mm)$", src):
-            raise table.error(f"sources[{i}]", f"{src!r} is not a C/C++ source file")
+        if not re.search(r"\.(c|cc|cpp|cxx|cp|C|CC|CPP|c\+\+|s|S)$", src):
+            raise table.error(f"sources[{i}]", f"{src!r} is not a C, C++ or assembly source file")
     include_dirs = table.get_str_list("include-dirs")
     for i, d in enumerate(include_dirs):
         check_relative(table, f"include-dirs[{i}]", d, allow_absolute=True)

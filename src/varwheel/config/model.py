@@ -43,7 +43,7 @@ class ExtModule:
     def is_cxx(self) -> bool:
         if self.language is not None:
             return self.language == "c++"
-        return any(not s.endswith(".c") for s in self.sources)
+        return any(s.rsplit(".", 1)[-1] in ("cc", "cpp", "cxx", "cp", "C", "CC", "CPP", "c++") for s in self.sources)
 
 
 @dataclass(frozen=True)
