@@ -75,41 +75,65 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def build_release(root: Path, out: Path, settings: dict[str, str | list[str]], spec: str) -> None:
-    """Every requested variant (and the non-variant wheel) plus the release -variants.json."""
-    from ._fs import atomic_write
+    """Every requested variant (and the non-variant wheel) plus the release -variants.json.
+
+    All builds share one build directory, so the compile cache compiles an object whose
+    command line and inputs are the same for several variants once (the variant's label and
+    properties reach C only through the generated varwheel_variant.h). The first variant
+    build runs alone to fill that cache; the others then run concurrently, cores permitting.
+    Wheels are built into a staging directory and copied to ``out`` only when every build
+    succeeded, followed by the release file, so a failure leaves nothing new in ``out``.
+    """
+    import shutil
+
+    from ._fs import atomic_output, atomic_write
+    from .variants.config import parse_variant_config
     from .variants.release import index_filename, index_json, release_labels
 
     prep = pipeline.prepare(root, settings, resolve_variant=False)
-    from .variants.config import parse_variant_config
-
     vconfig, _ = parse_variant_config(prep.settings.pyproject, {})
     if vconfig is None:
         raise VarwheelError("the project has no [variant] table", subject="--variants")
     labels = release_labels(vconfig, spec)
-    workers = max(1, min(len(labels), _cores()))
-    jobs = str(max(1, _cores() // workers))
+    cores = _cores()
     with tempfile.TemporaryDirectory(prefix="varwheel-release-") as tmp:
+        stage = Path(tmp) / "dist"
+        stage.mkdir()
         shared = dict(settings)
         shared.setdefault("build-dir", str(Path(tmp) / "build"))
-        shared.setdefault("jobs", jobs)
 
-        def one(label: str | None) -> str:
+        def one(label: str | None, jobs: int) -> str:
             cs = dict(shared)
+            cs.setdefault("jobs", str(jobs))
             if label is not None:
                 cs["variant-label"] = label
-            return pipeline.build_wheel(root, out, cs)
+            return pipeline.build_wheel(root, stage, cs)
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            names = list(pool.map(one, labels))
-    variant_jsons = []
-    for name in names:
-        with zipfile.ZipFile(out / name) as zf:
-            member = f"{pipeline.dist_info_name(prep.meta)}/variant.json"
-            if member in zf.namelist():
-                variant_jsons.append(zf.read(member))
-    if variant_jsons:
+        names: dict[str | None, str] = {}
+        first = next((label for label in labels if label is not None), None)
+        rest = [label for label in labels if label != first or first is None]
+        if first is not None:
+            # Warm the object cache: the objects every variant shares are compiled here.
+            names[first] = one(first, cores)
+        if rest:
+            workers = max(1, min(len(rest), cores))
+            jobs = max(1, cores // workers)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for label, name in zip(rest, pool.map(lambda lb: one(lb, jobs), rest)):
+                    names[label] = name
+        member = f"{pipeline.dist_info_name(prep.meta)}/variant.json"
+        variant_jsons = []
+        for label in labels:
+            with zipfile.ZipFile(stage / names[label]) as zf:
+                if member in zf.namelist():
+                    variant_jsons.append(zf.read(member))
+        index = index_json(variant_jsons) if variant_jsons else None  # fails before publishing
+        for label in labels:
+            with open(stage / names[label], "rb") as src, atomic_output(out / names[label]) as dst:
+                shutil.copyfileobj(src, dst)
+    if index is not None:
         target = out / index_filename(prep.meta.name, prep.meta.version)
-        atomic_write(target, index_json(variant_jsons))
+        atomic_write(target, index)
         _log.info(f"varwheel: wrote {target.name}")
 
 

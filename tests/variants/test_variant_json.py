@@ -137,8 +137,10 @@ def test_resolve_null(tmp_path: Path) -> None:
         "default-priorities": {"namespace": ["x86_64", "blas_lapack"]},
         "variants": {"null": {}},
     }
-    assert ("VARWHEEL_VARIANT_LABEL", '"null"') in result.flags.define_macros
-    assert result.flags.cflags == ()
+    assert '#define VARWHEEL_VARIANT_LABEL "null"\n' in result.header.decode()
+    assert result.flags.cflags == () and result.flags.define_macros == ()
+    (include_dir,) = result.flags.include_dirs
+    assert (Path(include_dir) / "varwheel_variant.h").read_bytes() == result.header
 
 
 @pytest.mark.usefixtures("plugins_on_path")
@@ -147,11 +149,16 @@ def test_resolve_with_plugin_in_running_env(tmp_path: Path) -> None:
     assert result.label == "v3" and result.x86_64_level == "v3"
     assert result.flags.cflags == ("-march=x86-64-v3",)
     assert result.flags.cxxflags == ("-march=x86-64-v3",)
-    macros = dict(result.flags.define_macros)
-    assert macros["VARWHEEL_VARIANT_LABEL"] == '"v3"'
-    assert macros["VARWHEEL_X86_64_LEVEL"] == "3"
-    assert macros["VARWHEEL_PROPERTY_X86_64_LEVEL_V3"] == "1"
-    assert macros["VARWHEEL_VARIANT_PROPERTIES"] == '"x86_64 :: level :: v3"'
+    assert result.flags.define_macros == ()  # the variant's macros live in the header
+    header = result.header.decode()
+    for line in (
+        "#define VARWHEEL_VARIANT 1",
+        '#define VARWHEEL_VARIANT_LABEL "v3"',
+        "#define VARWHEEL_X86_64_LEVEL 3",
+        "#define VARWHEEL_PROPERTY_X86_64_LEVEL_V3 1",
+        '#define VARWHEEL_VARIANT_PROPERTIES "x86_64 :: level :: v3"',
+    ):
+        assert line + "\n" in header
     doc = json.loads(result.variant_json)
     assert doc["$schema"] == SCHEMA_850
     assert doc["providers"]["x86_64"] == {"requires": ["x86-64-variant-provider"]}

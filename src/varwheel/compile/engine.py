@@ -48,6 +48,41 @@ def source_language(source: str) -> str | None:
     return None
 
 
+class _Hasher(FileHasher):
+    """FileHasher that stores files of generated include dirs under a placeholder.
+
+    ``CompileFlags.include_dirs`` hold generated headers (one directory per variant, say):
+    their paths enter cache keys as ``@GENn@`` so that the objects of sources which do not
+    include them are shared, and the headers themselves are always hashed (never trusted
+    by size and mtime), so objects of sources which do include them are keyed by content.
+    """
+
+    def __init__(self, root: Path, generated: tuple[str, ...]) -> None:
+        super().__init__(root)
+        self.generated = tuple(os.path.normpath(d) for d in generated)
+
+    def stored_path(self, path: str) -> str:
+        full = os.path.normpath(os.path.join(self.root, path))
+        for n, d in enumerate(self.generated):
+            if full.startswith(d + os.sep):
+                return f"@GEN{n}@/" + os.path.relpath(full, d).replace(os.sep, "/")
+        return super().stored_path(path)
+
+    def absolute(self, stored: str) -> str:
+        if stored.startswith("@GEN"):
+            mark, _, rel = stored.partition("/")
+            n = int(mark[4:-1])
+            if n < len(self.generated):
+                return os.path.join(self.generated[n], rel)
+            return os.path.join(os.devnull, rel)  # a generated dir this build does not have
+        return super().absolute(stored)
+
+    def state(self, stored: str, known: FileState | None = None, *, fresh: bool = False) -> FileState | None:
+        if stored.startswith("@GEN"):
+            known = None
+        return super().state(stored, known, fresh=fresh)
+
+
 @dataclass
 class ObjectJob:
     module: ModulePlan
@@ -89,7 +124,7 @@ class _Builder:
         self.build_dir = req.build_dir
         self.obj_dir = req.build_dir / "obj"
         self.lib_dir = req.build_dir / "lib"
-        self.hasher = FileHasher(req.root)
+        self.hasher = _Hasher(req.root, req.extra.include_dirs)
         self.manifests = Manifests(req.build_dir)
         self._identity: dict[str, str] = {}
         self._out_lock = threading.Lock()
@@ -107,7 +142,12 @@ class _Builder:
     def normalise(self, argv: tuple[str, ...]) -> tuple[str, ...]:
         """The command line as it enters a cache key: no build-dir or project paths."""
         pairs = sorted(
-            [(str(self.build_dir), "@BUILD@"), (str(self.root), "@ROOT@")], key=lambda p: -len(p[0])
+            [
+                (str(self.build_dir), "@BUILD@"),
+                (str(self.root), "@ROOT@"),
+                *[(d, f"@GEN{n}@") for n, d in enumerate(self.hasher.generated)],
+            ],
+            key=lambda p: -len(p[0]),
         )
         out = []
         for a in argv:
@@ -196,7 +236,12 @@ class _Builder:
         link_cxx = m.language == "c++" if m.language is not None else "c++" in langs
         linker = self.tc.ldcxxshared if link_cxx else self.tc.ldshared
 
-        include_dirs = (*m.include_dirs, *resolve_include_dirs_from(m), *self.tc.python_include_dirs)
+        include_dirs = (
+            *self.hasher.generated,
+            *m.include_dirs,
+            *resolve_include_dirs_from(m),
+            *self.tc.python_include_dirs,
+        )
         pp: list[str] = []
         macros = list(m.define_macros)
         if limited:
@@ -210,6 +255,8 @@ class _Builder:
         prefix_maps = (
             f"-ffile-prefix-map={self.root}=.",
             f"-ffile-prefix-map={self.build_dir}=build",
+            # last, so that it wins (GCC) if a generated dir lies inside the root or build dir
+            *[f"-ffile-prefix-map={d}=varwheel-generated{n}" for n, d in enumerate(self.hasher.generated)],
         )
         plan = ModulePlan(m, dest, limited, linker, include_dirs)
         depends = sorted(m.depends)

@@ -14,11 +14,11 @@ from pathlib import Path
 from ..config.model import CompileFlags
 from ..errors import VarwheelError, did_you_mean
 from .config import VariantConfig, VariantRequest
-from .flags import X86_64_LEVELS, compile_flags
+from .flags import HEADER_NAME, X86_64_LEVELS, compile_flags, variant_header
 from .metadata import FrozenProvider, variant_json
 from .model import Property, format_property
 
-__all__ = ["VariantResult", "resolve_variant"]
+__all__ = ["HEADER_NAME", "VariantResult", "resolve_variant"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class VariantResult:
     label: str
     properties: tuple[tuple[str, str, str], ...]  # sorted, unique
     variant_json: bytes  # deterministic bytes for .dist-info/variant.json
-    flags: CompileFlags  # per-property settings + macros exposing the variant to C
+    flags: CompileFlags  # per-property settings + the include dir of varwheel_variant.h
+    header: bytes  # the content of varwheel_variant.h (label and properties as macros)
     x86_64_level: str | None  # "v1".."v4" if the variant has x86_64 :: level, else None
 
 
@@ -151,7 +152,11 @@ def resolve_variant(
             frozen.append(FrozenProvider.from_config(provider))
 
     data = variant_json(request.schema, config.namespaces, frozen, request.label, props)
-    flags = compile_flags(request.label, props, config.flag_map)
+    from .header import write_variant_header
+
+    header = variant_header(request.label, props)
+    include_dir = write_variant_header(header, cache_dir)
+    flags = compile_flags(props, config.flag_map, str(include_dir))
     levels = [v for ns, f, v in props if ns == "x86_64" and f == "level" and v in X86_64_LEVELS]
     level = levels[0] if len(levels) == 1 else None
-    return VariantResult(request.label, props, data, flags, level)
+    return VariantResult(request.label, props, data, flags, header, level)

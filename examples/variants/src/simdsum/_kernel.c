@@ -1,7 +1,14 @@
 /* A SIMD-friendly kernel: the compiler vectorizes these loops for the target level
- * (-march=x86-64-vN comes from the variant). VARWHEEL_* macros describe the variant. */
+ * (-march=x86-64-vN comes from the variant). The VARWHEEL_* macros of the generated
+ * varwheel_variant.h describe the variant; a non-variant build has no such header. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#if defined(__has_include)
+#if __has_include("varwheel_variant.h")
+#include "varwheel_variant.h"
+#endif
+#endif
 
 #ifndef VARWHEEL_VARIANT_LABEL
 #define VARWHEEL_VARIANT_LABEL ""   /* non-variant build */
