@@ -16,7 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..errors import ConfigError, VarwheelError
-from ..wheel.filename import LABEL_MAX, LABEL_RE
+from ..wheel.filename import check_label as wheel_check_label
 
 Property = Tuple[str, str, str]
 PropertySet = Tuple[Property, ...]
@@ -139,21 +139,13 @@ def hash_label(props: Iterable[Property]) -> str:
 
 
 def check_label(label: object, subject: str) -> str:
-    """A variant label: ``^[0-9a-z_.]+$``, at most 16 characters (what installers accept)."""
-    if not isinstance(label, str) or not label:
+    """A variant label in configuration: the filename rules, reported as a config error."""
+    if not isinstance(label, str):
         raise ConfigError("a variant label must be a non-empty string", subject=subject)
-    if not LABEL_RE.match(label):
-        hint = "labels use only lowercase letters, digits, '_' and '.'"
-        if label.lower() != label and LABEL_RE.match(label.lower()):
-            hint = f"labels are lowercase: {label.lower()!r}"
-        raise ConfigError(f"invalid variant label {label!r}", subject=subject, hint=hint)
-    if len(label) > LABEL_MAX:
-        raise ConfigError(
-            f"variant label {label!r} is {len(label)} characters long",
-            subject=subject,
-            hint=f"use at most {LABEL_MAX} characters (installers reject longer labels)",
-        )
-    return label
+    try:
+        return wheel_check_label(label, subject=subject)
+    except VarwheelError as exc:
+        raise ConfigError(exc.detail, subject=subject, hint=exc.hint) from None
 
 
 def check_label_matches(label: str, props: Sequence[Property], subject: str) -> None:

@@ -33,19 +33,19 @@ def escape_version(version: str) -> str:
 
 
 def check_label(label: str, *, subject: str = "variant label") -> str:
+    """A variant label: ``^[0-9a-z_.]+$``, at most 16 characters (what installers accept)."""
     if not label:
-        raise VarwheelError("a variant label must not be empty", subject=subject)
+        raise VarwheelError("a variant label must be a non-empty string", subject=subject)
     if not LABEL_RE.match(label):
-        raise VarwheelError(
-            f"invalid variant label {label!r}",
-            subject=subject,
-            hint="labels use only lowercase letters, digits, '_' and '.'",
-        )
+        hint = "labels use only lowercase letters, digits, '_' and '.'"
+        if label.lower() != label and LABEL_RE.match(label.lower()):
+            hint = f"labels are lowercase: {label.lower()!r}"
+        raise VarwheelError(f"invalid variant label {label!r}", subject=subject, hint=hint)
     if len(label) > LABEL_MAX:
         raise VarwheelError(
             f"variant label {label!r} is {len(label)} characters long",
             subject=subject,
-            hint=f"installers accept at most {LABEL_MAX}",
+            hint=f"use at most {LABEL_MAX} characters (installers reject longer labels)",
         )
     return label
 
