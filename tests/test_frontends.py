@@ -160,3 +160,24 @@ def test_python39_build_environment(project, offline_env, tmp_path: Path) -> Non
     assert wheel.name.startswith("fastthing-1.2.0-cp39-cp39-"), wheel.name
     run([py, "-m", "pip", "install", "-q", "--no-deps", wheel], env=offline_env)
     run([py, "-c", CHECKS["c-extension"]], cwd=tmp_path)
+
+
+@pytest.mark.parametrize("example", sorted(CHECKS))
+def test_pip_wheel_from_sdist_and_varwheel_build(example: str, project, offline_env, make_venv,  # type: ignore[no-untyped-def]
+                                                 tmp_path: Path) -> None:
+    """Every example through pip (from its sdist) and through `varwheel build`, same wheel name."""
+    src = project(example)
+    out = tmp_path / "vw"
+    run([sys.executable, "-m", "varwheel", "build", src, "-o", out],
+        env={**offline_env, "PYTHONPATH": str(REPO / "src")})
+    sdist = only(out, "*.tar.gz")
+    assert sdist.name == SDIST[example] + ".tar.gz"
+    ours = only(out, "*.whl")
+    assert re.match(WHEEL_RE[example], ours.name), ours.name
+    venv = make_venv()
+    venv.pip("wheel", "-q", "--no-deps", "-w", tmp_path / "pip", sdist, env=offline_env)
+    theirs = only(tmp_path / "pip", "*.whl")
+    assert theirs.name == ours.name
+    assert theirs.read_bytes() == ours.read_bytes()
+    venv.pip("install", "-q", "--no-deps", theirs, env=offline_env)
+    venv.run(CHECKS[example], cwd=tmp_path)
