@@ -22,6 +22,7 @@ See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -109,6 +110,40 @@ def core_count() -> int:
     return os.cpu_count() or 1
 
 
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """(wall time, busy CPU seconds of the whole machine, CPU seconds of us and our children)."""
+    try:
+        import resource
+
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (ImportError, OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...
+    busy = sum(fields[:3]) + sum(fields[5:8])
+    ours = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = ours.ru_utime + ours.ru_stime + kids.ru_utime + kids.ru_stime
+    return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), own
+
+
+def report_other_load(
+    before: tuple[float, float, float] | None, after: tuple[float, float, float] | None, cores: int
+) -> None:
+    """Say how much CPU other processes took during the run: it skews every number."""
+    if before is None or after is None:
+        return
+    wall = after[0] - before[0]
+    other = max(0.0, (after[1] - before[1]) - (after[2] - before[2]))
+    busy = other / wall if wall > 0 else 0.0
+    print(f"other processes used {other:.0f} CPU-seconds during the run (~{busy:.2f} of {cores} cores)")
+    if busy > 0.2:
+        print(
+            "  warning: the machine was not idle; times, and the parallel speed-up most of all, "
+            "are skewed. Re-run on an idle machine for numbers to compare."
+        )
+
+
 def venv_python(venv_dir: Path) -> Path:
     if sys.platform == "win32":
         return venv_dir / "Scripts" / "python.exe"
@@ -188,9 +223,7 @@ def prepare_env(work: Path, base_python: str, install: bool, upgrade: bool) -> E
         "print(json.dumps(out))\n"
     )
     names = ["setuptools", "meson-python", "meson", "scikit-build-core", "cmake", "ninja", "build"]
-    proc = subprocess.run(
-        [str(py), "-c", probe, *names], capture_output=True, text=True, env=env, check=False
-    )
+    proc = subprocess.run([str(py), "-c", probe, *names], capture_output=True, text=True, env=env, check=False)
     if proc.returncode == 0:
         result.versions = json.loads(proc.stdout)
     else:
@@ -265,10 +298,10 @@ class Bench:
         log = self.work / "logs" / f"{self.counter:04d}-{project.backend}-{project.shape}-{mode}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w", encoding="utf-8") as fh:
+            # No timeout: with one, CPython's Popen.wait polls with sleeps of up to 50 ms, which
+            # would round every measurement up by a random 0-50 ms.
             start = time.perf_counter()
-            proc = subprocess.run(
-                cmd, cwd=project.root, env=self.env.env, stdout=fh, stderr=subprocess.STDOUT, timeout=900
-            )
+            proc = subprocess.run(cmd, cwd=project.root, env=self.env.env, stdout=fh, stderr=subprocess.STDOUT)
             elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             raise BuildFailed(
@@ -307,24 +340,23 @@ class Bench:
     # -- scenarios
 
     def run_clean(self, projects: Dict[str, Project], shape: str, serial_reference: bool) -> None:
-        """Clean builds, interleaved across backends so drift hits everyone alike."""
+        """Clean builds, interleaved: each round runs every case once, starting one case later
+        than the round before, so load drift does not always hit the same backend first."""
+        cases: List[Tuple[Project, str, str, Dict[str, str]]] = []
+        for project in projects.values():
+            cases += [(project, project.backend, mode, {}) for mode in self.modes]
+            if project.backend == "varwheel" and serial_reference:
+                cases.append((project, SERIAL_LABEL, "direct", {"jobs": "1"}))
         for rep in range(self.repeat):
-            for backend, project in projects.items():
-                for mode in self.modes:
-                    self.attempt(
-                        f"clean {shape} {backend} {mode}",
-                        lambda p=project, m=mode: self._clean_once(p, shape, p.backend, m, {}),
-                    )
-                if backend == "varwheel" and serial_reference:
-                    self.attempt(
-                        f"clean {shape} {SERIAL_LABEL} direct",
-                        lambda p=project: self._clean_once(p, shape, SERIAL_LABEL, "direct", {"jobs": "1"}),
-                    )
+            shift = rep % len(cases)
+            for project, label, mode, settings in cases[shift:] + cases[:shift]:
+                self.attempt(
+                    f"clean {shape} {label} {mode}",
+                    functools.partial(self._clean_once, project, shape, label, mode, settings),
+                )
             print(f"  clean {shape}: round {rep + 1}/{self.repeat} done", flush=True)
 
-    def _clean_once(
-        self, project: Project, shape: str, label: str, mode: str, settings: Dict[str, str]
-    ) -> None:
+    def _clean_once(self, project: Project, shape: str, label: str, mode: str, settings: Dict[str, str]) -> None:
         clean_artifacts(project)
         self.record(("clean", shape, label, mode), self.build(project, mode, settings))
 
@@ -333,7 +365,7 @@ class Bench:
         for mode in self.modes:
             self.attempt(
                 f"kept-dir {shape} {project.backend} {mode}",
-                lambda m=mode: self._kept_once(project, shape, m, scenarios),
+                functools.partial(self._kept_once, project, shape, mode, scenarios),
             )
             restore_sources(project)
 
@@ -502,34 +534,43 @@ def profile_varwheel_noop(bench: Bench, project: Project) -> None:
         print(f"    {cumulative / 1e6:7.3f} s  {name}")
     for whl in out.glob("*.whl"):
         whl.unlink()
+    # Import first (timed), then profile only the build_wheel call.
     snippet = (
-        "import cProfile, sys, json\n"
-        "prof = cProfile.Profile(); prof.enable()\n"
-        + DIRECT_SNIPPET
-        + "prof.disable(); prof.dump_stats("
-        + repr(str(prof))
-        + ")\n"
+        "import cProfile, importlib, json, sys, time\n"
+        "t0 = time.perf_counter()\n"
+        "backend = importlib.import_module(sys.argv[1])\n"
+        "t1 = time.perf_counter()\n"
+        "prof = cProfile.Profile()\n"
+        "prof.enable()\n"
+        "backend.build_wheel(sys.argv[2], json.loads(sys.argv[3]) or None)\n"
+        "prof.disable()\n"
+        "t2 = time.perf_counter()\n"
+        f"prof.dump_stats({str(prof)!r})\n"
+        "print(json.dumps([t1 - t0, t2 - t1]))\n"
     )
-    subprocess.run(
-        [py, "-c", snippet, *args], cwd=project.root, env=bench.env.env, capture_output=True, check=False
+    proc = subprocess.run(
+        [py, "-c", snippet, *args], cwd=project.root, env=bench.env.env, capture_output=True, text=True
     )
-    if prof.exists():
-        print("  cProfile, top functions by cumulative time:")
-        stats = pstats.Stats(str(prof))
-        stats.sort_stats("cumulative")
-        width = 30
-        entries = sorted(stats.stats.items(), key=lambda kv: kv[1][3], reverse=True)  # type: ignore[attr-defined]
-        shown = 0
-        for (filename, line, func), (_cc, _nc, _tt, ct, _callers) in entries:
-            if filename.startswith("<") and func.startswith("<"):
-                continue
+    if proc.returncode != 0 or not prof.exists():
+        raise BuildFailed("profiled build failed:\n" + _tail(proc.stderr))
+    t_import, t_build = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"  import {BACKEND_MODULE['varwheel']}: {t_import:.3f} s; build_wheel (under cProfile): {t_build:.3f} s")
+    stats = pstats.Stats(str(prof))
+    raw = stats.stats  # type: ignore[attr-defined]
+    entries = [
+        (ct, tt, nc, filename, line, func)
+        for (filename, line, func), (_cc, nc, tt, ct, _callers) in raw.items()
+        if not filename.startswith("<frozen") and not (filename == "~" and "import" in func)
+    ]
+    for title, index in (("cumulative", 0), ("own (tottime)", 1)):
+        print(f"  build_wheel, top functions by {title} time:")
+        for entry in sorted(entries, key=lambda e: e[index], reverse=True)[:14]:
+            _ct, _tt, nc, filename, line, func = entry
             short = filename.replace(str(REPO) + "/", "")
             if "site-packages/" in short:
                 short = short.split("site-packages/", 1)[1]
-            print(f"    {ct:7.3f} s  {func[:width]:<{width}} {short}:{line}")
-            shown += 1
-            if shown >= 20:
-                break
+            where = f"{short}:{line}" if filename != "~" else "(builtin)"
+            print(f"    {entry[index]:7.3f} s  {nc:>6}x  {func[:34]:<34} {where}")
     shutil.rmtree(out, ignore_errors=True)
 
 
@@ -540,9 +581,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--repeat", type=int, default=None, help="measurements per case (median); default 3")
     ap.add_argument("--quick", action="store_true", help="one measurement per case")
-    ap.add_argument(
-        "--only", default=",".join(BACKENDS), help="comma-separated backends (default: all of %(default)s)"
-    )
+    ap.add_argument("--only", default=",".join(BACKENDS), help="comma-separated backends (default: all of %(default)s)")
     ap.add_argument("--modes", default=",".join(MODES), help="direct,build (default: both)")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="clean,noop,changed (default: all)")
     ap.add_argument("--shapes", default="one,many", help="one,many (default: both)")
@@ -561,9 +600,7 @@ def _split(value: str, allowed: Sequence[str], what: str) -> Tuple[str, ...]:
     items = tuple(v.strip() for v in value.split(",") if v.strip())
     bad = [v for v in items if v not in allowed]
     if bad or not items:
-        raise SystemExit(
-            f"--{what}: expected a comma-separated subset of {', '.join(allowed)}; got {value!r}"
-        )
+        raise SystemExit(f"--{what}: expected a comma-separated subset of {', '.join(allowed)}; got {value!r}")
     return tuple(v for v in allowed if v in items)  # canonical order
 
 
@@ -584,6 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = prepare_env(work, args.python, install=not args.no_install, upgrade=args.upgrade)
     cc = shutil.which(os.environ.get("CC", "cc")) or "cc"
     ccver = subprocess.run([cc, "--version"], capture_output=True, text=True, check=False).stdout
+    cpu_before = cpu_snapshot()
     print(
         f"\nmachine: {cores} core(s) usable ({os.cpu_count()} online), {platform.machine()}, "
         f"{platform.system()} {platform.release()}"
@@ -598,9 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench = Bench(env, work, repeat, modes, args.verbose)
     projects: Dict[str, Dict[str, Project]] = {}
     for shape in shapes:
-        projects[shape] = {
-            b: generate(work / "projects" / f"{shape}-{b}", b, shape, args.kernels) for b in backends
-        }
+        projects[shape] = {b: generate(work / "projects" / f"{shape}-{b}", b, shape, args.kernels) for b in backends}
 
     if not args.no_install:
         install_dynamic_requirements(env, [projects[s][b] for s in shapes for b in backends])
@@ -609,14 +645,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nwarming up ...", flush=True)
     for backend, project in projects[shapes[0]].items():
         clean_artifacts(project)
-        bench.attempt(f"warm-up {backend}", lambda p=project: bench.build(p, "direct", {}))
+        bench.attempt(f"warm-up {backend}", functools.partial(bench.build, project, "direct", {}))
 
     for shape in shapes:
         if "clean" in scenarios:
             print(f"\nclean builds, {shape} ...", flush=True)
-            bench.run_clean(
-                projects[shape], shape, serial_reference=shape == "many" and "varwheel" in backends
-            )
+            bench.run_clean(projects[shape], shape, serial_reference=shape == "many" and "varwheel" in backends)
         kept = [s for s in scenarios if s != "clean"]
         if kept:
             print(f"\nkept build dir rebuilds, {shape} ...", flush=True)
@@ -624,9 +658,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench.run_kept(project, shape, kept)
                 print(f"  {project.backend} done", flush=True)
 
-    print(
-        f"\nmachine: {cores} core(s); repeat {repeat}; total wall time {time.perf_counter() - started:.0f} s"
-    )
+    print(f"\nmachine: {cores} core(s); repeat {repeat}; total wall time {time.perf_counter() - started:.0f} s")
+    report_other_load(cpu_before, cpu_snapshot(), cores)
     print_tables(bench, shapes, scenarios, args.kernels)
     print_targets(bench, cores)
 
