@@ -98,7 +98,8 @@ import _toplevel, solo, nsx._only, nsx.other
 mod = sys.modules[FINDER]
 importlib.reload(mod)
 importlib.import_module(FINDER)
-finders = [f for f in sys.meta_path if getattr(f, "_varwheel_editable", None) is not None]
+# other editable installs (varwheel's own, in a dev environment) have finders of their own
+finders = [f for f in sys.meta_path if getattr(f, "_varwheel_editable", None) == mod._DIST]
 try:
     data = importlib.resources.files("pkg").joinpath("data.txt").read_text()
 except AttributeError:  # pragma: no cover
