@@ -244,3 +244,24 @@ def test_generated_code_has_no_stray_template_text(tmp_path: Path) -> None:
     code = dict(editable_members("x", [], []))["_varwheel_editable_x.py"].decode()
     assert "_MODULES = {}" in code and "_EXTENSIONS = {}" in code
     assert textwrap.dedent(code) == code
+
+
+def test_a_real_copy_on_sys_path_wins(tmp_path: Path) -> None:
+    """pip's backend-path (a project that builds itself) or a checkout on sys.path must not be
+    shadowed by an older editable install of the same project."""
+    top_level = _make_project(tmp_path / "proj")
+    site = tmp_path / "site"
+    site.mkdir()
+    for arcname, data in editable_members("My.Project", top_level, []):
+        (site / arcname).write_bytes(data)
+    other = tmp_path / "checkout"
+    (other / "pkg").mkdir(parents=True)
+    (other / "pkg" / "__init__.py").write_text("VALUE = 'checkout'\n")
+    (other / "pkg" / "helper.py").write_text("VALUE = 'checkout helper'\n")
+    code = (
+        f"import sys; sys.path.insert(0, {str(other)!r})\n"
+        "import json, pkg, pkg.helper, solo\n"
+        "print(json.dumps({'pkg': pkg.VALUE, 'helper': pkg.helper.VALUE, 'solo': solo.NAME}))\n"
+    )
+    got = _run(sys.executable, site, code, tmp_path)
+    assert got == {"pkg": "checkout", "helper": "checkout helper", "solo": "solo"}

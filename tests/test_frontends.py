@@ -181,3 +181,17 @@ def test_pip_wheel_from_sdist_and_varwheel_build(example: str, project, offline_
     assert theirs.read_bytes() == ours.read_bytes()
     venv.pip("install", "-q", "--no-deps", theirs, env=offline_env)
     venv.run(CHECKS[example], cwd=tmp_path)
+
+
+def test_varwheel_reinstalls_itself_editable(offline_env, make_venv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """varwheel builds itself from backend-path. An editable install of another checkout puts a
+    finder on sys.meta_path of every process, pip's isolated build env included; it must not
+    shadow the backend-path copy (pyproject_hooks refuses a backend loaded from elsewhere)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for checkout in (first, second):
+        run(["git", "clone", "-q", REPO, checkout])
+    venv = make_venv()
+    venv.pip("install", "-q", "-e", first, env=offline_env)
+    venv.pip("install", "-q", "-e", second, env=offline_env)  # failed with BackendInvalid before
+    where = venv.run("import varwheel; print(varwheel.__file__)", cwd=tmp_path).strip()
+    assert where == str(second / "src" / "varwheel" / "__init__.py")

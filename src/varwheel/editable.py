@@ -75,6 +75,26 @@ def _package_spec(fullname, source, build_dirs, path):
     return spec
 
 
+def _served_elsewhere(fullname, spec):
+    """Whether another copy of this name is really importable, and so not ours to serve.
+
+    A top-level name found as a regular module or package on a real sys.path entry wins
+    (pip's backend-path when this project builds itself, a checkout on PYTHONPATH) unless
+    it is the very file we map. A submodule is ours only if its parent came from us.
+    """
+    if "." in fullname:
+        parent = sys.modules.get(fullname.rpartition(".")[0])
+        parent_spec = getattr(parent, "__spec__", None)
+        return parent_spec is not None and getattr(parent_spec, "_varwheel_editable", None) != _DIST
+    try:
+        other = importlib.machinery.PathFinder.find_spec(fullname)
+    except Exception:
+        return False
+    if other is None or other.origin is None or spec.origin is None:
+        return False
+    return os.path.realpath(other.origin) != os.path.realpath(spec.origin)
+
+
 class _EditableFinder:
     """Finds {dist!r}'s modules in its source tree and its editable build dir."""
 
@@ -82,6 +102,14 @@ class _EditableFinder:
 
     @classmethod
     def find_spec(cls, fullname, path=None, target=None):
+        spec = cls._find(fullname, path)
+        if spec is None or _served_elsewhere(fullname, spec):
+            return None
+        spec._varwheel_editable = _DIST
+        return spec
+
+    @classmethod
+    def _find(cls, fullname, path):
         ext = _EXTENSIONS.get(fullname)
         if ext is not None:
             if not os.path.isfile(ext):
