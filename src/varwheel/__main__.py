@@ -87,11 +87,10 @@ def build_release(root: Path, out: Path, settings: dict[str, str | list[str]], s
     import shutil
 
     from ._fs import atomic_output, atomic_write
-    from .variants.config import parse_variant_config
     from .variants.release import index_filename, index_json, release_labels
 
     prep = pipeline.prepare(root, settings, resolve_variant=False)
-    vconfig, _ = parse_variant_config(prep.settings.pyproject, {})
+    vconfig = prep.variant_config
     if vconfig is None:
         raise VarwheelError("the project has no [variant] table", subject="--variants")
     labels = release_labels(vconfig, spec)

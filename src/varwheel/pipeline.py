@@ -37,8 +37,10 @@ class Prepared:
 
     settings: Settings
     meta: CoreMetadata
-    variant: Any  # variants.VariantResult | None
+    variant: Any  # variants.VariantResult | None (resolved only when asked to)
     audit: Any  # audit.config.AuditConfig
+    variant_config: Any  # variants.config.VariantConfig | None ([variant] table)
+    variant_request: Any  # variants.config.VariantRequest | None (what config_settings asked for)
 
 
 def prepare(root: Path, config_settings: ConfigSettings, *, resolve_variant: bool = True) -> Prepared:
@@ -62,7 +64,7 @@ def prepare(root: Path, config_settings: ConfigSettings, *, resolve_variant: boo
 
         _log.info("varwheel: resolving variant")
         variant = _resolve(vconfig, vrequest, project_root=settings.root)
-    return Prepared(settings, meta, variant, audit_cfg)
+    return Prepared(settings, meta, variant, audit_cfg, vconfig, vrequest)
 
 
 # ---------------------------------------------------------------------------------- tags
@@ -150,9 +152,9 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
     if kind in ("wheel", "editable"):
         # provider-isolation=false queries the plugins in the build environment itself, so
         # the frontend has to install them there.
-        from .variants.config import parse_variant_config, provider_requirements
+        from .variants.config import provider_requirements
 
-        vconfig, vrequest = parse_variant_config(prep.settings.pyproject, dict(prep.settings.options.extra))
+        vconfig, vrequest = prep.variant_config, prep.variant_request
         if vconfig is not None and vrequest is not None and not vrequest.isolation:
             reqs += [r for r in provider_requirements(vconfig, vrequest) if r not in reqs]
     return reqs
