@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from varwheel._proc import available_cores
 from varwheel.compile import (
     BuildProducts,
     BuiltExtension,
@@ -26,7 +27,7 @@ from varwheel.compile import (
     current_toolchain,
 )
 from varwheel.compile.depfile import parse_depfile
-from varwheel.compile.engine import _Builder, default_jobs, run_build
+from varwheel.compile.engine import _Builder, run_build
 from varwheel.compile.includes import resolve_include_dirs_from
 from varwheel.compile.toolchain import Command, Toolchain, tool_identity, toolchain_from
 from varwheel.config.model import CompileFlags, ExtModule
@@ -379,9 +380,9 @@ def test_missing_compiler_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_default_jobs_and_requirements() -> None:
-    assert default_jobs() >= 1
+    assert available_cores() >= 1
     if hasattr(os, "sched_getaffinity"):
-        assert default_jobs() == len(os.sched_getaffinity(0))
+        assert available_cores() == len(os.sched_getaffinity(0))
     assert compiler_requirements(()) == []
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tarfile
 import tempfile
@@ -13,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import __version__, _log, pipeline
+from ._proc import available_cores
 from .errors import VarwheelError
 
 
@@ -44,13 +44,6 @@ def _safe_extract(sdist: Path, dest: Path) -> Path:
     if len(tops) != 1:
         raise VarwheelError("an sdist must hold exactly one top-level directory", subject=str(sdist))
     return tops[0]
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -94,7 +87,7 @@ def build_release(root: Path, out: Path, settings: dict[str, str | list[str]], s
     if vconfig is None:
         raise VarwheelError("the project has no [variant] table", subject="--variants")
     labels = release_labels(vconfig, spec)
-    cores = _cores()
+    cores = available_cores()
     with tempfile.TemporaryDirectory(prefix="varwheel-release-") as tmp:
         stage = Path(tmp) / "dist"
         stage.mkdir()

@@ -25,6 +25,16 @@ class ProcResult:
         return (self.stdout + self.stderr).strip()
 
 
+def available_cores() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except OSError:
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
 def command_line(args: Sequence[str]) -> str:
     return shlex.join([str(a) for a in args])
 

@@ -192,7 +192,7 @@ def test_release_index_is_independent_of_build_order(
 
 def test_release_builds_concurrently(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(cli, "_cores", lambda: 4)
+    monkeypatch.setattr(cli, "available_cores", lambda: 4)
     root = make_project(tmp_path, PURE_PYPROJECT, c=False)
     real = pipeline.build_wheel
     lock = threading.Lock()

@@ -33,13 +33,6 @@ _MISSING_HEADER = (
 )
 
 
-def default_jobs() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        with contextlib.suppress(OSError):
-            return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
 def source_language(source: str) -> str | None:
     if source.endswith(CXX_SUFFIXES):
         return "c++"
@@ -459,7 +452,7 @@ class _Builder:
         if not ready and built:
             _log.info(f"compile: {len(built)} extension(s) up to date in {self.build_dir}")
 
-        jobs = self.req.jobs if self.req.jobs > 0 else default_jobs()
+        jobs = self.req.jobs if self.req.jobs > 0 else _proc.available_cores()
         error: VarwheelError | None = None
         running: dict[Future[Union[str, Path]], Task] = {}
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="varwheel-cc") as pool:

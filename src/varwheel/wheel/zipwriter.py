@@ -9,7 +9,6 @@ or offsets need it.
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 import time
 import zipfile
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
 
+from .._proc import available_cores
 from .record import urlsafe_digest
 
 _CHUNK = 1 << 20
@@ -254,7 +254,7 @@ class ZipWriter:
         The output is byte-identical to adding them one by one.
         """
         if workers is None:
-            workers = min(4, os.cpu_count() or 1)
+            workers = min(4, available_cores())
         items = list(members)
         big = [
             i for i, m in enumerate(items)
