@@ -8,7 +8,6 @@ compiler's own output) when present.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -54,5 +53,7 @@ class ConfigError(VarwheelError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ``did you mean 'x'?`` hint, or an empty string when nothing is close."""
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""

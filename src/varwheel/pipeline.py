@@ -14,18 +14,20 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
-
-from packaging import tags as pkg_tags
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import __version__, _log
 from .config import load_settings
 from .config.model import CompileFlags, Settings
-from .metadata import CoreMetadata, build_metadata
-from .wheel.archive import source_date_epoch, write_wheel
-from .wheel.filename import WheelName, escape_name, escape_version
-from .wheel.sdist import write_sdist
-from .wheel.staging import StagedWheel
+
+if TYPE_CHECKING:
+    from .compile import RunningBuild
+    from .metadata import CoreMetadata
+    from .wheel.filename import WheelName
+
+# Everything heavier than config loading (pyproject-metadata, packaging.tags, the audit code,
+# the zip writer) is imported inside the functions that use it: build_wheel starts the compiler
+# first and loads them while it runs.
 
 ConfigSettings = Optional[Mapping[str, Union[str, list[str], None]]]
 GENERATOR = f"varwheel {__version__}"
@@ -46,25 +48,48 @@ class Prepared:
 def prepare(root: Path, config_settings: ConfigSettings, *, resolve_variant: bool = True) -> Prepared:
     settings = load_settings(root, config_settings)
     _log.set_verbose(settings.options.verbose)
+    from .metadata import build_metadata
+
     meta = build_metadata(settings)
     raw = dict(settings.options.extra)
+    audit_cfg = _audit_config(settings, raw)
+    vconfig, vrequest = _variant_config(settings, raw)
+    variant = None
+    if vconfig is not None and vrequest is not None and resolve_variant:
+        variant = _resolve_variant(settings, vconfig, vrequest)
+    return Prepared(settings, meta, variant, audit_cfg, vconfig, vrequest)
 
+
+def _audit_config(settings: Settings, raw: Mapping[str, str | list[str]]) -> Any:
     from .audit.config import parse_audit_config
     from .config.tables import Table
 
     tool = settings.pyproject.get("tool", {}).get("varwheel", {})
-    audit_cfg = parse_audit_config(Table(tool.get("audit", {}), "tool.varwheel.audit"), raw)
+    return parse_audit_config(Table(tool.get("audit", {}), "tool.varwheel.audit"), raw)
 
-    variant = None
+
+def _variant_config(settings: Settings, raw: Mapping[str, str | list[str]]) -> tuple[Any, Any]:
+    """``(VariantConfig | None, VariantRequest | None)``; a project that has nothing to do with
+    variants does not load the variant code at all."""
+    from .config.load import VARIANT_SETTINGS
+
+    tool = settings.pyproject.get("tool", {}).get("varwheel", {})
+    if (
+        "variant" not in settings.pyproject
+        and not (isinstance(tool, Mapping) and "variant-flags" in tool)
+        and not any(key in raw for key in VARIANT_SETTINGS)
+    ):
+        return None, None
     from .variants.config import parse_variant_config
 
-    vconfig, vrequest = parse_variant_config(settings.pyproject, raw)
-    if vconfig is not None and vrequest is not None and resolve_variant:
-        from .variants import resolve_variant as _resolve
+    return parse_variant_config(settings.pyproject, raw)
 
-        _log.info("varwheel: resolving variant")
-        variant = _resolve(vconfig, vrequest, project_root=settings.root)
-    return Prepared(settings, meta, variant, audit_cfg, vconfig, vrequest)
+
+def _resolve_variant(settings: Settings, vconfig: Any, vrequest: Any) -> Any:
+    from .variants import resolve_variant
+
+    _log.info("varwheel: resolving variant")
+    return resolve_variant(vconfig, vrequest, project_root=settings.root)
 
 
 # ---------------------------------------------------------------------------------- tags
@@ -72,6 +97,8 @@ def prepare(root: Path, config_settings: ConfigSettings, *, resolve_variant: boo
 
 def interpreter_tags() -> tuple[str, str]:
     """(python tag, abi tag) of the running interpreter, e.g. ("cp311", "cp311")."""
+    from packaging import tags as pkg_tags
+
     first = next(iter(pkg_tags.sys_tags()))
     return first.interpreter, first.abi
 
@@ -82,6 +109,8 @@ def platform_tag() -> str:
     packaging knows the 32-bit-interpreter-on-64-bit-kernel cases, so take its ``linux_``
     entry by name: the order of ``platform_tags()`` has changed between releases.
     """
+    from packaging import tags as pkg_tags
+
     generic = sysconfig.get_platform().replace("-", "_").replace(".", "_")
     if sys.platform.startswith("linux"):
         for tag in pkg_tags.platform_tags():
@@ -127,6 +156,8 @@ def write_dist_info(dist_info: Path, prep: Prepared) -> None:
 
 
 def dist_info_name(meta: CoreMetadata) -> str:
+    from .wheel.filename import escape_name, escape_version
+
     return f"{escape_name(meta.name)}-{escape_version(meta.version)}.dist-info"
 
 
@@ -177,6 +208,8 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
     prep = prepare(root, config_settings, resolve_variant=False)
     settings, meta = prep.settings, prep.meta
     from .sources import sdist_sources
+    from .wheel.archive import source_date_epoch
+    from .wheel.sdist import write_sdist
 
     needed = ["pyproject.toml"]
     if meta.readme:
@@ -197,18 +230,28 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
 def build_wheel(
     root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False
 ) -> str:
-    prep = prepare(root, config_settings)
-    settings, meta = prep.settings, prep.meta
-    from .compile import BuildProducts, CompileRequest, build_extensions
-    from .sources import wheel_sources
+    """config -> variant -> (compile || metadata, sources, staging) -> audit -> archive.
 
-    manifest = wheel_sources(settings, meta.name)
+    The compiler is started as soon as the settings (and the variant's flags) are known; the
+    stages that need no compiled code run meanwhile. An error in them cancels the compile.
+    """
+    settings = load_settings(root, config_settings)
+    _log.set_verbose(settings.options.verbose)
+    raw = dict(settings.options.extra)
+    vconfig, vrequest = _variant_config(settings, raw)
+    variant = None
+    meta: CoreMetadata | None = None
+    if vconfig is not None and vrequest is not None:
+        from .metadata import build_metadata
+
+        meta = build_metadata(settings)  # cheap next to running the providers: fail fast on [project]
+        variant = _resolve_variant(settings, vconfig, vrequest)
     modules = settings.tool.ext_modules
-    flags = prep.variant.flags if prep.variant is not None else CompileFlags()
+    audit = bool(modules) and not editable and sys.platform.startswith("linux")
 
     with contextlib.ExitStack() as stack:
         work = stack.enter_context(_tempdir("varwheel-"))
-        products = BuildProducts(extensions=(), skipped=())
+        running = None
         if modules:
             if editable:
                 build_dir = editable_build_dir(settings)
@@ -216,60 +259,60 @@ def build_wheel(
                 build_dir = settings.options.build_dir
             else:
                 build_dir = work / "build"
-            build_dir.mkdir(parents=True, exist_ok=True)
-            _log.info(f"varwheel: compiling {len(modules)} extension module(s) in {build_dir}")
-            products = build_extensions(
-                CompileRequest(
-                    root=settings.root,
-                    modules=modules,
-                    build_dir=build_dir,
-                    jobs=settings.options.jobs,
-                    verbose=settings.options.verbose,
-                    extra=flags,
-                )
-            )
+            running = stack.enter_context(_compiling(settings, build_dir, variant, cache=build_dir != work / "build"))
 
-        # ---- stage
+        # ---- while the compiler runs: metadata, package files, dist-info
+        from .metadata import build_metadata
+        from .sources import wheel_sources
+        from .wheel.filename import WheelName, escape_name, escape_version
+
+        if meta is None:
+            meta = build_metadata(settings)
+        prep = Prepared(settings, meta, variant, _audit_config(settings, raw), vconfig, vrequest)
+        manifest = wheel_sources(settings, meta.name)
+        name_esc, ver_esc = escape_name(meta.name), escape_version(meta.version)
+        # The tags are not known before the compile (abi3? optional modules skipped?), but the
+        # .dist-info and .data directory names do not depend on them.
+        provisional = WheelName(name_esc, ver_esc, "py3", "none", "any")
         tree = work / "wheel"
         tree.mkdir()
-        name_esc, ver_esc = escape_name(meta.name), escape_version(meta.version)
-        if products.extensions:
-            if products.abi3:
-                py, abi = products.abi3, "abi3"
-            else:
-                py, abi = interpreter_tags()
-            wheel_name = WheelName(name_esc, ver_esc, py, abi, platform_tag())
-        else:
-            wheel_name = WheelName(name_esc, ver_esc, "py3", "none", "any")
-        if prep.variant is not None:
-            wheel_name = wheel_name.with_label(prep.variant.label)
+        if not editable:
+            for arcname, src in manifest.files:
+                _copy(src, tree / arcname)
+        for script in settings.tool.script_files:
+            dest = tree / provisional.data_dir / "scripts" / script.rsplit("/", 1)[-1]
+            _copy(settings.root / script, dest)
+            os.chmod(dest, 0o755)
+        write_dist_info(tree / provisional.dist_info, prep)
+        from .wheel.archive import write_wheel
+        from .wheel.staging import StagedWheel
 
+        if audit:
+            from .audit import audit_staged  # loads pyelftools: also worth doing while compiling
+
+        # ---- compiled products
+        extensions = running.result().extensions if running is not None else ()
+        abi3 = running.result().abi3 if running is not None else None
+        wheel_name = _wheel_name(name_esc, ver_esc, bool(extensions), abi3)
+        if variant is not None:
+            wheel_name = wheel_name.with_label(variant.label)
         if editable:
             from .editable import editable_members
 
             for arcname, data in editable_members(
-                meta.name, manifest.top_level, [(e.name, e.path) for e in products.extensions]
+                meta.name, manifest.top_level, [(e.name, e.path) for e in extensions]
             ):
                 _write(tree / arcname, data)
         else:
-            for arcname, src in manifest.files:
-                _copy(src, tree / arcname)
-            for ext in products.extensions:
+            for ext in extensions:
                 _copy(ext.path, tree / ext.dest)
-        for script in settings.tool.script_files:
-            dest = tree / wheel_name.data_dir / "scripts" / script.rsplit("/", 1)[-1]
-            _copy(settings.root / script, dest)
-            os.chmod(dest, 0o755)
-        write_dist_info(tree / wheel_name.dist_info, prep)
         staged = StagedWheel(
-            root=tree, name=wheel_name, root_is_purelib=not products.extensions, generator=GENERATOR
+            root=tree, name=wheel_name, root_is_purelib=not extensions, generator=GENERATOR
         )
 
         # ---- audit (Linux platform wheels; editable wheels point at the build dir instead)
-        if products.extensions and not editable and sys.platform.startswith("linux"):
-            from .audit import audit_staged
-
-            level = prep.variant.x86_64_level if prep.variant is not None else None
+        if extensions and audit:
+            level = variant.x86_64_level if variant is not None else None
             staged, _report = audit_staged(staged, prep.audit, x86_64_level=level, work_dir=work / "audit")
 
         # ---- archive
@@ -277,3 +320,41 @@ def build_wheel(
         _log.info(f"varwheel: wrote {path.name}")
         return path.name
 
+
+def _wheel_name(name: str, version: str, platlib: bool, abi3: str | None) -> WheelName:
+    from .wheel.filename import WheelName
+
+    if not platlib:
+        return WheelName(name, version, "py3", "none", "any")
+    if abi3:
+        py, abi = abi3, "abi3"
+    else:
+        py, abi = interpreter_tags()
+    return WheelName(name, version, py, abi, platform_tag())
+
+
+@contextlib.contextmanager
+def _compiling(settings: Settings, build_dir: Path, variant: Any, *, cache: bool) -> Iterator[RunningBuild]:
+    """Start compiling every extension module; cancel the compile if the caller fails meanwhile."""
+    from .compile import CompileRequest, RunningBuild
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    modules = settings.tool.ext_modules
+    _log.info(f"varwheel: compiling {len(modules)} extension module(s) in {build_dir}")
+    running = RunningBuild(
+        CompileRequest(
+            root=settings.root,
+            modules=modules,
+            build_dir=build_dir,
+            jobs=settings.options.jobs,
+            verbose=settings.options.verbose,
+            extra=variant.flags if variant is not None else CompileFlags(),
+            cache=cache,
+        )
+    )
+    try:
+        yield running
+    except BaseException:
+        running.cancel()
+        raise
+    running.cancel()  # joined already when the caller used result(); a no-op then

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from ..config.tables import Table, parse_bool_setting
 from ..errors import ConfigError, did_you_mean
-from .policy import all_policy_names
 
 # TOML key -> kind
 _KEYS: dict[str, str] = {
@@ -48,6 +47,8 @@ class AuditConfig:
 def _check_plat(value: str, subject: str) -> str:
     if value == "auto":
         return value
+    from .policy import all_policy_names  # loads and checks the policy files: only when needed
+
     names = all_policy_names()
     bases = {n.rsplit("_", 1)[0] for n in names} | {n.rsplit("_", 2)[0] for n in names}
     if value in names or value in bases or value.startswith("android_"):

@@ -1,9 +1,11 @@
 """Read what the auditor needs from one ELF file, once.
 
-pyelftools parses the header, program headers and section headers; the big tables (``.dynsym``,
-``.gnu.version_r``, notes) are decoded with ``struct`` over the raw section bytes, which is an
-order of magnitude faster than pyelftools' per-entry objects. Results are cached by
-(realpath, size, mtime), so a library needed by twenty extensions is read once.
+pyelftools' ELF structures parse the file header; the header tables and the big tables
+(``.dynsym``, ``.gnu.version_r``, notes) are decoded with ``struct`` over raw bytes, which is an
+order of magnitude faster than pyelftools' per-entry objects. ``ELFFile`` itself is not used:
+it builds its structures anew for every file and imports the DWARF and EHABI readers, which
+cost a build ~10 ms before the first byte is read. Results are cached by (realpath, size,
+mtime), so a library needed by twenty extensions is read once.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any, BinaryIO
 
 from elftools.common.exceptions import ELFError
 from elftools.construct import ConstructError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.enums import ENUM_E_MACHINE, ENUM_E_TYPE, ENUM_P_TYPE_BASE, ENUM_SH_TYPE_BASE
+from elftools.elf.enums import ENUM_E_MACHINE, ENUM_E_TYPE
+from elftools.elf.structs import ELFStructs
 
 from ..errors import VarwheelError
 
@@ -83,28 +85,11 @@ _PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
 
 
 _E_TYPES: dict[str, int] = {k: v for k, v in ENUM_E_TYPE.items() if isinstance(v, int)}
-_P_TYPES: dict[str, int] = {k: v for k, v in ENUM_P_TYPE_BASE.items() if isinstance(v, int)}
-_P_TYPES.update(
-    PT_GNU_STACK=PT_GNU_STACK, PT_GNU_PROPERTY=0x6474E553, PT_GNU_EH_FRAME=0x6474E550, PT_GNU_RELRO=0x6474E552
-)
-_SH_TYPES: dict[str, int] = {k: v for k, v in ENUM_SH_TYPE_BASE.items() if isinstance(v, int)}
 
 
 def _machine_number(name: str) -> int:
     value = ENUM_E_MACHINE.get(name)
     return value if isinstance(value, int) else -1
-
-
-def _seg_type(value: object) -> int:
-    if isinstance(value, int):
-        return value
-    return _P_TYPES.get(str(value), -1)
-
-
-def _sec_type(value: object) -> int:
-    if isinstance(value, int):
-        return value
-    return _SH_TYPES.get(str(value), -1)
 
 
 def is_loader(soname: str) -> bool:
@@ -245,6 +230,19 @@ def _cstr(table: bytes, offset: int, what: str) -> str:
     return table[offset:end].decode("utf-8", "surrogateescape")
 
 
+_STRUCTS: dict[tuple[bool, int], ELFStructs] = {}
+
+
+def _structs(little: bool, elfclass: int) -> ELFStructs:
+    key = (little, elfclass)
+    found = _STRUCTS.get(key)
+    if found is None:
+        found = ELFStructs(little_endian=little, elfclass=elfclass)
+        found.create_basic_structs()
+        _STRUCTS[key] = found
+    return found
+
+
 def _parse(fh: BinaryIO, path: str, size: int) -> ElfInfo:
     ident = fh.read(16)
     if len(ident) < 16 or ident[:4] != ELF_MAGIC:
@@ -258,42 +256,53 @@ def _parse(fh: BinaryIO, path: str, size: int) -> ElfInfo:
     osabi = ident[7]
     r = _Reader(fh, size, little, elfclass)
     e = r.e
-    fh.seek(0)
+    structs = _structs(little, elfclass)
     try:
-        elf = ELFFile(fh)
-        hdr = elf.header
+        hdr = structs.Elf_Ehdr.parse(ident + r.read(16, structs.Elf_Ehdr.sizeof() - 16, "ELF header"))
         e_type = _E_TYPES.get(hdr["e_type"], 0) if isinstance(hdr["e_type"], str) else int(hdr["e_type"])
         machine = (
-            int(elf["e_machine"])
-            if not isinstance(elf["e_machine"], str)
-            else _machine_number(elf["e_machine"])
+            int(hdr["e_machine"])
+            if not isinstance(hdr["e_machine"], str)
+            else _machine_number(hdr["e_machine"])
         )
         flags = int(hdr["e_flags"])
-        if hdr["e_phnum"] and hdr["e_phoff"] + hdr["e_phnum"] * hdr["e_phentsize"] > size:
-            raise ElfFormatError("program header table lies beyond the end of the file")
-        if hdr["e_shnum"] and hdr["e_shoff"] + hdr["e_shnum"] * hdr["e_shentsize"] > size:
-            raise ElfFormatError("section header table lies beyond the end of the file")
-        # type, flags, offset, vaddr, filesz, memsz
-        segments = [
-            (
-                _seg_type(s_["p_type"]),
-                int(s_["p_flags"]),
-                s_["p_offset"],
-                s_["p_vaddr"],
-                s_["p_filesz"],
-                s_["p_memsz"],
-            )
-            for s_ in (seg.header for seg in elf.iter_segments())
-        ]
-        # name, type, addr, offset, size, link
-        sections = [
-            (0, _sec_type(h["sh_type"]), h["sh_addr"], h["sh_offset"], h["sh_size"], h["sh_link"])
-            for h in (sec.header for sec in elf.iter_sections())
-        ]
-    except ElfFormatError:
-        raise
-    except (ELFError, ConstructError, struct.error, ValueError, KeyError, IndexError) as exc:
+        phoff, phnum, phentsize = int(hdr["e_phoff"]), int(hdr["e_phnum"]), int(hdr["e_phentsize"])
+        shoff, shnum, shentsize = int(hdr["e_shoff"]), int(hdr["e_shnum"]), int(hdr["e_shentsize"])
+    except (ELFError, ConstructError, struct.error, ValueError, KeyError) as exc:
         raise ElfFormatError(str(exc) or type(exc).__name__) from None
+    # type, flags, offset, vaddr, filesz, memsz
+    segments: list[tuple[int, int, int, int, int, int]] = []
+    # name (unused), type, addr, offset, size, link
+    sections: list[tuple[int, int, int, int, int, int]] = []
+    sh_fmt = e + ("IIQQQQIIQQ" if elfclass == 64 else "10I")
+    if shoff and (shnum == 0 or phnum == 0xFFFF):
+        # More than 0xff00 sections (or 0xffff segments): the real counts are in section 0.
+        first = struct.unpack(sh_fmt, r.read(shoff, struct.calcsize(sh_fmt), "section header 0"))
+        shnum = shnum or first[5]
+        phnum = first[7] if phnum == 0xFFFF else phnum
+    if phnum:
+        ph_fmt = e + ("IIQQQQQQ" if elfclass == 64 else "8I")
+        if phentsize < struct.calcsize(ph_fmt):
+            raise ElfFormatError(f"program header entry size {phentsize} is too small")
+        if phoff + phnum * phentsize > size:
+            raise ElfFormatError("program header table lies beyond the end of the file")
+        table = r.read(phoff, phnum * phentsize, "program header table")
+        for i in range(phnum):
+            f = struct.unpack_from(ph_fmt, table, i * phentsize)
+            if elfclass == 64:  # type flags offset vaddr paddr filesz memsz align
+                segments.append((f[0], f[1], f[2], f[3], f[5], f[6]))
+            else:  # type offset vaddr paddr filesz memsz flags align
+                segments.append((f[0], f[6], f[1], f[2], f[4], f[5]))
+    if shoff and shnum:
+        if shentsize < struct.calcsize(sh_fmt):
+            raise ElfFormatError(f"section header entry size {shentsize} is too small")
+        if shoff + shnum * shentsize > size:
+            raise ElfFormatError("section header table lies beyond the end of the file")
+        table = r.read(shoff, shnum * shentsize, "section header table")
+        for i in range(shnum):
+            f = struct.unpack_from(sh_fmt, table, i * shentsize)
+            # name type flags addr offset size link info addralign entsize (both classes)
+            sections.append((0, f[1], f[3], f[4], f[5], f[6]))
     arch = _ARCHES.get((machine, elfclass, little))
     if arch == "armv7l" and not (
         (flags & _EF_ARM_EABIMASK) == _EF_ARM_EABI_VER5 and flags & _EF_ARM_ABI_FLOAT_HARD

@@ -8,6 +8,7 @@ build directory (see :mod:`varwheel.compile.cache`). Compiler discovery follows 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 from ..config.model import ExtModule
@@ -19,6 +20,7 @@ __all__ = [
     "BuildProducts",
     "BuiltExtension",
     "CompileRequest",
+    "RunningBuild",
     "Toolchain",
     "build_extensions",
     "compiler_requirements",
@@ -26,16 +28,51 @@ __all__ = [
 ]
 
 
-def build_extensions(req: CompileRequest) -> BuildProducts:
+def build_extensions(req: CompileRequest, cancel: threading.Event | None = None) -> BuildProducts:
     """Build every extension module of ``req``; raises VarwheelError on the first hard failure.
 
     Optional modules that fail are warned about and listed in ``BuildProducts.skipped``.
     Environment: CC, CXX, CFLAGS, CXXFLAGS, CPPFLAGS, LDFLAGS, LDSHARED, LDCXXSHARED.
+    Once ``cancel`` is set, no further compiler command starts and the call raises.
     """
     if not req.modules:
         return BuildProducts((), ())
-    products, _ = run_build(req, current_toolchain())
+    products, _ = run_build(req, current_toolchain(), cancel)
     return products
+
+
+class RunningBuild:
+    """:func:`build_extensions` in a background thread.
+
+    The compiler runs in its own processes, so while it works the pipeline thread can do the
+    pure-Python stages (metadata, package files, loading the audit code) on the other core
+    instead of waiting. :meth:`result` joins; :meth:`cancel` stops the build at the next
+    command boundary (the commands already running finish) and joins.
+    """
+
+    def __init__(self, req: CompileRequest) -> None:
+        self._cancel = threading.Event()
+        self._products: BuildProducts | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(req,), name="varwheel-compile", daemon=True)
+        self._thread.start()
+
+    def _run(self, req: CompileRequest) -> None:
+        try:
+            self._products = build_extensions(req, self._cancel)
+        except BaseException as exc:  # handed to the joining thread
+            self._error = exc
+
+    def result(self) -> BuildProducts:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._products is not None
+        return self._products
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._thread.join()
 
 
 def compiler_requirements(modules: Iterable[ExtModule]) -> list[str]:

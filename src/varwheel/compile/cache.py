@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -145,6 +144,8 @@ class Manifests:
 
     def load(self, slot: str) -> list[Entry]:
         try:
+            import json  # not needed by builds in a throw-away build dir
+
             data = json.loads(self.path(slot).read_text("utf-8"))
             if data.get("format") != FORMAT:
                 return []
@@ -162,6 +163,8 @@ class Manifests:
                 {"object": e.object_key, "deps": [d.to_json() for d in e.deps]} for e in entries[:MAX_ENTRIES]
             ],
         }
+        import json
+
         atomic_write(self.path(slot), json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
     def record(self, slot: str, entry: Entry) -> None:

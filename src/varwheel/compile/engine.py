@@ -5,10 +5,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import queue
 import re
 import tempfile
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Union
@@ -110,8 +110,11 @@ class _Counter:
 
 
 class _Builder:
-    def __init__(self, req: CompileRequest, toolchain: Toolchain) -> None:
+    def __init__(
+        self, req: CompileRequest, toolchain: Toolchain, cancel: threading.Event | None = None
+    ) -> None:
         self.req = req
+        self.cancel = cancel or threading.Event()
         self.tc = toolchain
         self.root = req.root
         self.build_dir = req.build_dir
@@ -266,7 +269,9 @@ class _Builder:
 
     # -- compile ---------------------------------------------------------------------------
 
-    def compile_argv(self, job: ObjectJob, out: str, dep: str) -> tuple[str, ...]:
+    def compile_argv(self, job: ObjectJob, out: str, dep: str | None) -> tuple[str, ...]:
+        if dep is None:
+            return (*job.argv_head, "-o", out, *job.argv_tail)
         return (*job.argv_head, "-o", out, *job.argv_tail, "-MMD", "-MF", dep)
 
     def compile(self, job: ObjectJob, label: str) -> str:
@@ -274,7 +279,7 @@ class _Builder:
         fd, tmp = tempfile.mkstemp(prefix=f".tmp-{job.slot[:12]}-", suffix=".o", dir=self.obj_dir)
         os.close(fd)
         depfile = tmp[:-2] + ".d"
-        argv = self.compile_argv(job, tmp, depfile)
+        argv = self.compile_argv(job, tmp, depfile if self.req.cache else None)
         self.say(label, argv)
         try:
             res = _proc.run(argv, cwd=self.root, check=False, stage=STAGE, what=f"compile {job.source}")
@@ -283,6 +288,14 @@ class _Builder:
             if res.output:
                 with self._out_lock:
                     _log.info(res.output)
+            if not self.req.cache:
+                # A throw-away build dir: the slot (compiler, command line, source) names the
+                # object uniquely within this build; nothing is recorded for later builds.
+                key = digest("uncached", job.slot)
+                os.replace(tmp, self.obj_dir / f"{key}.o")
+                with self._out_lock:
+                    self.compiled.append(job.source)
+                return key
             try:
                 text = Path(depfile).read_text("utf-8", "surrogateescape")
             except OSError as exc:
@@ -425,7 +438,7 @@ class _Builder:
             if plan.failed:
                 continue
             for job in plan.jobs:
-                job.key = self.manifests.lookup(job.slot, self.hasher, self.obj_dir)
+                job.key = self.manifests.lookup(job.slot, self.hasher, self.obj_dir) if self.req.cache else None
                 if job.key is None:
                     todo.append(job)
                 else:
@@ -454,9 +467,11 @@ class _Builder:
 
         jobs = self.req.jobs if self.req.jobs > 0 else _proc.available_cores()
         error: VarwheelError | None = None
-        running: dict[Future[Union[str, Path]], Task] = {}
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="varwheel-cc") as pool:
+        running: dict[int, Task] = {}
+        with _Pool(jobs) as pool:
             while ready or running:
+                if self.cancel.is_set():
+                    ready.clear()  # the caller gave up: let the running commands finish, start no more
                 while ready and len(running) < jobs and error is None:
                     task = ready.popleft()
                     if task.plan.failed:
@@ -464,12 +479,11 @@ class _Builder:
                     running[pool.submit(task.start(self, counter))] = task
                 if not running:
                     break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    task = running.pop(fut)
+                for ident, outcome in pool.wait_any():
+                    task = running.pop(ident)
                     plan = task.plan
                     try:
-                        result = fut.result()
+                        result = outcome.result()
                     except VarwheelError as exc:
                         if plan.module.optional:
                             if not plan.failed:
@@ -503,11 +517,80 @@ class _Builder:
                     ready.clear()
         if error is not None:
             raise error
+        if self.cancel.is_set():
+            raise VarwheelError("compile cancelled", stage=STAGE)
         order = [p.module.name for p in plans]
         return BuildProducts(
             extensions=tuple(built[n] for n in order if n in built),
             skipped=tuple(n for n in order if n in skipped),
         )
+
+
+class _Outcome:
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: object, error: BaseException | None) -> None:
+        self.value = value
+        self.error = error
+
+    def result(self) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class _Pool:
+    """Worker threads for compiler commands; each finished job is reported on one queue.
+
+    What ``concurrent.futures`` would do with ``wait(FIRST_COMPLETED)``, without importing it
+    (and ``logging`` with it) ahead of the first compile.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
+        self._todo: queue.SimpleQueue[tuple[int, Callable[[], object]] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[int, _Outcome]] = queue.SimpleQueue()
+        self._next = 0
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in self._threads:
+            self._todo.put(None)
+        for t in self._threads:
+            t.join()
+
+    def submit(self, fn: Callable[[], object]) -> int:
+        self._next += 1
+        if len(self._threads) < self._workers:
+            t = threading.Thread(target=self._work, name=f"varwheel-cc-{len(self._threads)}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        self._todo.put((self._next, fn))
+        return self._next
+
+    def _work(self) -> None:
+        while True:
+            item = self._todo.get()
+            if item is None:
+                return
+            ident, fn = item
+            try:
+                outcome = _Outcome(fn(), None)
+            except BaseException as exc:  # handed to the scheduler thread
+                outcome = _Outcome(None, exc)
+            self._done.put((ident, outcome))
+
+    def wait_any(self) -> list[tuple[int, _Outcome]]:
+        """Block until a job is done; return it and every other job done by then."""
+        out = [self._done.get()]
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                return out
 
 
 @dataclass
@@ -537,8 +620,11 @@ class LinkTask:
 Task = Union[CompileTask, LinkTask]
 
 
-def run_build(req: CompileRequest, toolchain: Toolchain) -> tuple[BuildProducts, _Builder]:
+def run_build(
+    req: CompileRequest, toolchain: Toolchain, cancel: threading.Event | None = None
+) -> tuple[BuildProducts, _Builder]:
+    """Build ``req``; once ``cancel`` is set no further command starts (the build then raises)."""
+    builder = _Builder(req, toolchain, cancel)
     if not req.modules:
-        return BuildProducts((), ()), _Builder(req, toolchain)
-    builder = _Builder(req, toolchain)
+        return BuildProducts((), ()), builder
     return builder.run(), builder

@@ -17,6 +17,9 @@ class CompileRequest:
     verbose: bool = False
     # from variants: cflags go to C and C++ compiles, cxxflags to C++ only, ldflags to links
     extra: CompileFlags = field(default_factory=CompileFlags)
+    # False for a throw-away build dir: no dependency files, header hashing or manifests,
+    # because no later build will look for them.
+    cache: bool = True
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ ConfigSettings = Mapping[str, Union[str, list[str], None]]
 
 #: config_settings keys owned by the core (variants and audit add theirs).
 CORE_SETTINGS = ("build-dir", "jobs", "verbose")
+#: config_settings keys of the variant stage (defined here so that validating settings does not
+#: import the variant machinery: varwheel.variants.config re-exports them).
+VARIANT_SETTINGS = ("variant-label", "variant", "variant-schema", "provider-timeout", "provider-isolation")
 
 TOOL_KEYS = (
     "packages", "version-file", "exclude", "script-files", "sdist", "ext-modules", "audit", "variant-flags",
@@ -39,9 +42,8 @@ _LIMITED = re.compile(r"^cp3(\d+)$")
 
 def known_settings() -> tuple[str, ...]:
     from ..audit.config import CONFIG_SETTINGS as audit_settings
-    from ..variants.config import CONFIG_SETTINGS as variant_settings
 
-    return CORE_SETTINGS + tuple(variant_settings) + tuple(audit_settings)
+    return CORE_SETTINGS + VARIANT_SETTINGS + tuple(audit_settings)
 
 
 def load_pyproject(root: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any, Optional, Tuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from ..config.load import VARIANT_SETTINGS
 from ..config.tables import Table, parse_bool_setting, type_name
 from ..errors import ConfigError, did_you_mean
 from .flags import FlagSet, parse_flag_table
@@ -33,13 +34,7 @@ from .model import (
     property_set,
 )
 
-CONFIG_SETTINGS: tuple[str, ...] = (
-    "variant-label",
-    "variant",
-    "variant-schema",
-    "provider-timeout",
-    "provider-isolation",
-)
+CONFIG_SETTINGS: tuple[str, ...] = VARIANT_SETTINGS
 
 SCHEMA_850 = "https://variants-schema.wheelnext.dev/peps/850/v0.2.0.json"
 SCHEMA_825 = "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
