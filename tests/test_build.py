@@ -96,8 +96,11 @@ def test_optional_extension_skipped(project, tmp_path: Path, monkeypatch: pytest
 def test_kept_build_dir_is_incremental(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:  # type: ignore[no-untyped-def]
     src = project("c-extension")
     settings = {"build-dir": str(tmp_path / "bld")}
+    throwaway = build(src, tmp_path / "0", monkeypatch)  # temp build dir: no depfiles, no manifests
+    capfd.readouterr()
     first = build(src, tmp_path / "1", monkeypatch, settings)
     assert len(re.findall(r"\] cc ", capfd.readouterr().out)) == 2
+    assert first.read_bytes() == throwaway.read_bytes()
     second = build(src, tmp_path / "2", monkeypatch, settings)
     assert re.findall(r"\] cc ", capfd.readouterr().out) == []
     assert first.read_bytes() == second.read_bytes()
@@ -120,6 +123,31 @@ def hook_fails(src: Path, out: Path, hook: str = "build_wheel", env: dict[str, s
     first = [line for line in proc.stderr.splitlines() if line.startswith("varwheel: error:")]
     assert first, proc.stderr
     return proc.stderr
+
+
+def test_metadata_error_cancels_the_running_compile(tmp_path: Path) -> None:
+    """The compiler starts before [project] is validated; an error there stops it early."""
+    src = tmp_path / "proj"
+    (src / "src" / "many").mkdir(parents=True)
+    (src / "src" / "many" / "__init__.py").write_text("")
+    for i in range(8):
+        (src / "src" / "many" / f"k{i}.c").write_text(f"int k{i}(void) {{ return {i}; }}\n")
+    (src / "pyproject.toml").write_text(
+        '[project]\nname = "many"\nversion = "not a version"\n\n'
+        '[[tool.varwheel.ext-modules]]\nname = "many._k"\nsources = ["src/many/*.c"]\n'
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    code = f"import varwheel.build as b; b.build_wheel({str(out)!r}, {{'jobs': '1'}})"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=src, text=True, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("varwheel: error:")]
+    assert len(errors) == 1 and "project.version" in errors[0], proc.stderr
+    assert "cancelled" not in proc.stderr
+    assert len(re.findall(r"\] cc ", proc.stdout)) < 8, "the compile went on after the error"
+    assert list(out.iterdir()) == []
 
 
 def test_compile_error(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

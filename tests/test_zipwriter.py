@@ -133,3 +133,48 @@ def test_parallel_compression_is_byte_identical(tmp_path: Path) -> None:
     assert rows1 == rows2
     with zipfile.ZipFile(parallel) as zf:
         assert zf.testzip() is None
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_deflate_cache_is_byte_identical_and_checked(tmp_path: Path, count: int) -> None:
+    """A kept build dir reuses deflated large members; a damaged entry is never trusted."""
+    from varwheel.wheel.zipwriter import DeflateCache
+
+    members = []
+    for i in range(count):
+        path = tmp_path / f"lib{i}.so"
+        path.write_bytes(os.urandom(200 << 10) + bytes(1 << 20))
+        members.append(FileMember(f"pkg/lib{i}.so", path))
+    members.append(BytesMember("pkg/__init__.py", b"x = 1\n"))
+
+    def pack(cache: DeflateCache | None) -> bytes:
+        buf = io.BytesIO()
+        w = ZipWriter(buf, epoch=0, cache=cache)
+        w.add_many(members, workers=2)
+        w.close()
+        return buf.getvalue()
+
+    plain = pack(None)
+    cache = DeflateCache(tmp_path / "cache")
+    assert pack(cache) == plain  # fills the cache
+    entries = sorted((tmp_path / "cache").glob("*.deflate"))
+    assert len(entries) == count
+    assert pack(cache) == plain  # served from it
+    # damage one entry: the writer notices (CRC/size), deflates afresh and replaces it
+    entries[0].write_bytes(entries[0].read_bytes()[:-100] + bytes(100))
+    assert pack(cache) == plain
+    assert len(list((tmp_path / "cache").glob("*.deflate"))) == count
+    with zipfile.ZipFile(io.BytesIO(plain)) as zf:
+        assert zf.testzip() is None
+
+
+def test_deflate_cache_keeps_the_most_recent(tmp_path: Path) -> None:
+    from varwheel.wheel.zipwriter import DeflateCache
+
+    cache = DeflateCache(tmp_path / "cache", keep=2)
+    for i in range(4):
+        path = tmp_path / f"lib{i}.so"
+        path.write_bytes(bytes([i]) * (1 << 20))
+        w = ZipWriter(io.BytesIO(), epoch=0, cache=cache)
+        w.add_many([FileMember("pkg/lib.so", path)])
+    assert len(list((tmp_path / "cache").glob("*.deflate"))) == 2

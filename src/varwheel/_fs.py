@@ -11,10 +11,12 @@ from typing import BinaryIO
 
 
 @contextlib.contextmanager
-def atomic_output(target: Path) -> Iterator[BinaryIO]:
+def atomic_output(target: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
     """Open a temp file in ``target``'s directory; rename it onto ``target`` on success.
 
     On any exception the temp file is removed, so nothing partial is ever left behind.
+    ``durable=False`` skips the fsync: for cache files, which a crash may lose but never
+    leaves half-written under their final name.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -22,7 +24,8 @@ def atomic_output(target: Path) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
@@ -31,6 +34,6 @@ def atomic_output(target: Path) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    with atomic_output(target) as fh:
+def atomic_write(target: Path, data: bytes, *, durable: bool = True) -> None:
+    with atomic_output(target, durable=durable) as fh:
         fh.write(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 _verbose = False
 
@@ -16,15 +17,22 @@ def verbose() -> bool:
     return _verbose
 
 
+def _line(stream: TextIO, text: str) -> None:
+    # One write per line: the compile thread and the pipeline thread both report, and
+    # print() writes the text and its newline separately.
+    stream.write(text + "\n")
+    stream.flush()
+
+
 def info(message: str) -> None:
-    print(message, file=sys.stdout, flush=True)
+    _line(sys.stdout, message)
 
 
 def detail(message: str) -> None:
     """Shown only with -C verbose=true (full commands and the like)."""
     if _verbose:
-        print(message, file=sys.stdout, flush=True)
+        _line(sys.stdout, message)
 
 
 def warn(message: str) -> None:
-    print(f"varwheel: warning: {message}", file=sys.stderr, flush=True)
+    _line(sys.stderr, f"varwheel: warning: {message}")

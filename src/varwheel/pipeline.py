@@ -252,6 +252,7 @@ def build_wheel(
     with contextlib.ExitStack() as stack:
         work = stack.enter_context(_tempdir("varwheel-"))
         running = None
+        kept_build_dir: Path | None = None
         if modules:
             if editable:
                 build_dir = editable_build_dir(settings)
@@ -259,7 +260,9 @@ def build_wheel(
                 build_dir = settings.options.build_dir
             else:
                 build_dir = work / "build"
-            running = stack.enter_context(_compiling(settings, build_dir, variant, cache=build_dir != work / "build"))
+            if build_dir != work / "build":
+                kept_build_dir = build_dir
+            running = stack.enter_context(_compiling(settings, build_dir, variant, cache=kept_build_dir is not None))
 
         # ---- while the compiler runs: metadata, package files, dist-info
         from .metadata import build_metadata
@@ -316,7 +319,7 @@ def build_wheel(
             staged, _report = audit_staged(staged, prep.audit, x86_64_level=level, work_dir=work / "audit")
 
         # ---- archive
-        path = write_wheel(staged, out_dir)
+        path = write_wheel(staged, out_dir, cache_dir=kept_build_dir / "deflated" if kept_build_dir else None)
         _log.info(f"varwheel: wrote {path.name}")
         return path.name
 

@@ -165,7 +165,7 @@ class Manifests:
         }
         import json
 
-        atomic_write(self.path(slot), json.dumps(data, separators=(",", ":")).encode("utf-8"))
+        atomic_write(self.path(slot), json.dumps(data, separators=(",", ":")).encode("utf-8"), durable=False)
 
     def record(self, slot: str, entry: Entry) -> None:
         """Put ``entry`` first, keeping older entries for other object keys."""

@@ -10,7 +10,7 @@ from .._fs import atomic_output
 from ..errors import VarwheelError
 from .record import RecordRow, render_record
 from .staging import StagedWheel
-from .zipwriter import BytesMember, FileMember, Member, ZipWriter
+from .zipwriter import BytesMember, DeflateCache, FileMember, Member, ZipWriter
 
 DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
 
@@ -46,7 +46,8 @@ def _order(arcname: str, dist_info: str) -> tuple[int, str]:
     return (0, arcname)
 
 
-def write_wheel(staged: StagedWheel, out_dir: Path, *, level: int = 6) -> Path:
+def write_wheel(staged: StagedWheel, out_dir: Path, *, level: int = 6, cache_dir: Path | None = None) -> Path:
+    """Write ``staged`` into ``out_dir``; ``cache_dir`` keeps deflated large members between builds."""
     dist_info = staged.name.dist_info
     record_name = f"{dist_info}/RECORD"
     wheel_name = f"{dist_info}/WHEEL"
@@ -68,7 +69,7 @@ def write_wheel(staged: StagedWheel, out_dir: Path, *, level: int = 6) -> Path:
     target = out_dir / staged.name.filename
     epoch = source_date_epoch()
     with atomic_output(target) as fh:
-        writer = ZipWriter(fh, epoch=epoch, level=level)
+        writer = ZipWriter(fh, epoch=epoch, level=level, cache=DeflateCache(cache_dir) if cache_dir else None)
         rows = writer.add_many(members)
         record = render_record((RecordRow(w.arcname, w.hash, w.size) for w in rows), record_name)
         writer.add(BytesMember(record_name, record))

@@ -8,7 +8,9 @@ or offsets need it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import struct
 import time
 import zipfile
@@ -79,7 +81,89 @@ class _Compressed:
     sha256: str
 
 
-def _deflate_file(member: FileMember, level: int) -> _Compressed:
+def _hash_file(path: Path) -> tuple[bytes, int, int]:
+    """(sha256 digest, crc32, size) of a file."""
+    sha = hashlib.sha256()
+    crc = 0
+    size = 0
+    with open(path, "rb") as src:
+        while chunk := src.read(_CHUNK):
+            sha.update(chunk)
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+    return sha.digest(), crc, size
+
+
+class DeflateCache:
+    """Deflated member data kept between builds, addressed by content and compressor.
+
+    A rebuild in a kept build directory usually packs the same large extension module
+    again; reading its deflated bytes back (and hashing the file, which RECORD needs anyway)
+    takes a fraction of deflating it. The key covers the content's sha256, the compression
+    level and the zlib version, so a hit is exactly what deflating would have produced.
+    Entries are written atomically; the least recently used beyond ``keep`` are removed.
+    """
+
+    def __init__(self, directory: Path, *, keep: int = 32) -> None:
+        self.dir = directory
+        self.keep = keep
+
+    def path(self, sha256: bytes, level: int) -> Path:
+        zver = zlib.ZLIB_RUNTIME_VERSION.replace("/", "_")
+        return self.dir / f"{sha256.hex()}-{level}-zlib{zver}.deflate"
+
+    def load(self, member: FileMember, digest: bytes, crc: int, size: int, level: int) -> _Compressed | None:
+        entry = self.path(digest, level)
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            return None
+        # Inflating is ~10x cheaper than deflating: check the entry rather than trust it.
+        try:
+            inflater = zlib.decompressobj(-15)
+            check = total = 0
+            for pos in range(0, len(data), _CHUNK):
+                buf = data[pos : pos + _CHUNK]
+                while buf:
+                    piece = inflater.decompress(buf, _CHUNK)
+                    check = zlib.crc32(piece, check)
+                    total += len(piece)
+                    buf = inflater.unconsumed_tail
+            piece = inflater.flush()
+            check = zlib.crc32(piece, check)
+            total += len(piece)
+            ok = inflater.eof and not inflater.unused_data and check == crc and total == size
+        except zlib.error:
+            ok = False
+        if not ok:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(entry)
+        return _Compressed(member, data, crc, size, "sha256=" + urlsafe_digest(digest))
+
+    def store(self, digest: bytes, data: bytes, level: int) -> None:
+        from .._fs import atomic_write
+
+        try:
+            atomic_write(self.path(digest, level), data, durable=False)
+            entries = sorted(self.dir.glob("*.deflate"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            for old in entries[self.keep :]:
+                old.unlink()
+        except OSError:
+            pass  # a cache: a full disk or a racing build only costs the next build time
+
+
+def _deflate_file(member: FileMember, level: int, cache: DeflateCache | None = None) -> _Compressed:
+    if cache is not None:
+        digest, crc, size = _hash_file(member.path)
+        hit = cache.load(member, digest, crc, size, level)
+        if hit is not None:
+            return hit
+        made = _deflate_file(member, level)
+        cache.store(digest, made.data, level)
+        return made
     comp = zlib.compressobj(level, zlib.DEFLATED, -15)
     sha = hashlib.sha256()
     crc = 0
@@ -127,8 +211,9 @@ def raw_members(source: Path) -> dict[str, RawMember]:
 class ZipWriter:
     """Write members in the order given; call ``close`` to write the central directory."""
 
-    def __init__(self, fh: BinaryIO, *, epoch: int, level: int = 6) -> None:
+    def __init__(self, fh: BinaryIO, *, epoch: int, level: int = 6, cache: DeflateCache | None = None) -> None:
         self._fh = fh
+        self._cache = cache if level > 0 else None
         self._date, self._time = dos_datetime(epoch)
         self._level = level
         self._central: list[bytes] = []
@@ -260,6 +345,14 @@ class ZipWriter:
             i for i, m in enumerate(items)
             if isinstance(m, FileMember) and self._level > 0 and m.path.stat().st_size >= PARALLEL_MIN
         ]
+        if self._cache is not None and len(big) == 1:
+            # one large member: no parallelism to gain, but the cache may have it
+            only = items[big[0]]
+            assert isinstance(only, FileMember)
+            return [
+                self._add_compressed(_deflate_file(only, self._level, self._cache)) if i == big[0] else self.add(m)
+                for i, m in enumerate(items)
+            ]
         if workers < 2 or len(big) < 2:
             return [self.add(m) for m in items]
         written: list[Written] = []
@@ -274,7 +367,7 @@ class ZipWriter:
                         return
                     member = items[nxt]
                     assert isinstance(member, FileMember)
-                    pending[nxt] = pool.submit(_deflate_file, member, self._level)
+                    pending[nxt] = pool.submit(_deflate_file, member, self._level, self._cache)
 
             refill()
             for i, member in enumerate(items):

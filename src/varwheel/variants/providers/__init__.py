@@ -161,7 +161,7 @@ def query(
     cacheable = all(h == ALL for h in hooks) or report.all_properties_compatible
     if cache_path is not None and cacheable:
         try:
-            _fs.atomic_write(cache_path, json.dumps(data, sort_keys=True).encode())
+            _fs.atomic_write(cache_path, json.dumps(data, sort_keys=True).encode(), durable=False)
         except OSError as exc:  # a read-only cache must not fail the build
             _log.detail(f"varwheel: cannot cache provider result: {exc}")
     return report
