@@ -355,6 +355,7 @@ def _compiling(settings: Settings, build_dir: Path, variant: Any, *, cache: bool
             cache=cache,
         )
     )
+    running.wait_started(0.5)
     try:
         yield running
     except BaseException:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-# Light: config_settings validation imports these on every hook.
-from .config import CONFIG_SETTINGS, AuditConfig, parse_audit_config
-
 if TYPE_CHECKING:
+    from .config import CONFIG_SETTINGS, AuditConfig, parse_audit_config
     from .report import AuditReport
     from .stage import audit_staged, build_requirements, has_elf, new_platform, show
 
@@ -33,6 +31,9 @@ __all__ = [
 # The analysis code (and pyelftools) loads only when a wheel is actually audited: importing
 # it eagerly cost every hook call ~60 ms, pure-Python projects included.
 _LAZY = {
+    "CONFIG_SETTINGS": "config",
+    "AuditConfig": "config",
+    "parse_audit_config": "config",
     "AuditReport": "report",
     "audit_staged": "stage",
     "build_requirements": "stage",

@@ -7,23 +7,8 @@ from dataclasses import dataclass
 
 from ..config.tables import Table, parse_bool_setting
 from ..errors import ConfigError, did_you_mean
-
-# TOML key -> kind
-_KEYS: dict[str, str] = {
-    "repair": "bool",
-    "plat": "str",
-    "only-plat": "bool",
-    "exclude": "list",
-    "strip": "strip",
-    "isa-check": "isa",
-    "library-dirs": "list",
-    "extra-rpaths": "list",
-    "libs-dir-suffix": "str",
-    "sbom": "bool",
-    "allow-never-vendor": "list",
-}
-
-CONFIG_SETTINGS: tuple[str, ...] = tuple(f"audit.{k}" for k in _KEYS)
+from .keys import CONFIG_SETTINGS as CONFIG_SETTINGS
+from .keys import KEYS as _KEYS
 
 STRIP_CHOICES = ("none", "debug", "all")
 ISA_CHOICES = ("error", "warn", "off")

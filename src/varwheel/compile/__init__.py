@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 
-def build_extensions(req: CompileRequest, cancel: threading.Event | None = None) -> BuildProducts:
+def build_extensions(
+    req: CompileRequest, cancel: threading.Event | None = None, started: threading.Event | None = None
+) -> BuildProducts:
     """Build every extension module of ``req``; raises VarwheelError on the first hard failure.
 
     Optional modules that fail are warned about and listed in ``BuildProducts.skipped``.
@@ -37,7 +39,7 @@ def build_extensions(req: CompileRequest, cancel: threading.Event | None = None)
     """
     if not req.modules:
         return BuildProducts((), ())
-    products, _ = run_build(req, current_toolchain(), cancel)
+    products, _ = run_build(req, current_toolchain(), cancel, started)
     return products
 
 
@@ -52,6 +54,7 @@ class RunningBuild:
 
     def __init__(self, req: CompileRequest) -> None:
         self._cancel = threading.Event()
+        self._started = threading.Event()
         self._products: BuildProducts | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(req,), name="varwheel-compile", daemon=True)
@@ -59,9 +62,20 @@ class RunningBuild:
 
     def _run(self, req: CompileRequest) -> None:
         try:
-            self._products = build_extensions(req, self._cancel)
+            self._products = build_extensions(req, self._cancel, self._started)
         except BaseException as exc:  # handed to the joining thread
             self._error = exc
+        finally:
+            self._started.set()
+
+    def wait_started(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until the first command runs, or the build ended.
+
+        Planning needs the interpreter lock, which a busy pipeline thread would hold for
+        up to sys.getswitchinterval() at a time: letting the compile thread get the
+        compiler going first puts the longest task on the critical path earliest.
+        """
+        self._started.wait(timeout)
 
     def result(self) -> BuildProducts:
         self._thread.join()

@@ -18,7 +18,6 @@ name and renamed, so builds sharing one build directory never see partial files.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 from dataclasses import dataclass
@@ -27,12 +26,19 @@ from typing import Any
 
 from .._fs import atomic_write
 
+try:
+    # The module hashlib.blake2b comes from: importing hashlib itself also initialises
+    # OpenSSL (~3 ms), which the first compile command should not wait for.
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - other Python implementations
+    from hashlib import blake2b
+
 FORMAT = "varwheel-compile-1"
 MAX_ENTRIES = 8  # per slot: lets a revert (or alternating builds) hit an older object
 
 
 def digest(*parts: str) -> str:
-    h = hashlib.blake2b(digest_size=16)
+    h = blake2b(digest_size=16)
     for p in parts:
         data = p.encode("utf-8", "surrogateescape")
         h.update(len(data).to_bytes(8, "little"))
@@ -41,7 +47,7 @@ def digest(*parts: str) -> str:
 
 
 def hash_file(path: str) -> str:
-    h = hashlib.blake2b(digest_size=16)
+    h = blake2b(digest_size=16)
     with open(path, "rb") as fh:
         while True:
             chunk = fh.read(1 << 20)

@@ -9,7 +9,6 @@ import queue
 import re
 import tempfile
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Union
 
@@ -76,33 +75,53 @@ class _Hasher(FileHasher):
         return super().state(stored, known, fresh=fresh)
 
 
-@dataclass
+# The scheduler's own bookkeeping: plain mutable classes (the stage's inputs and outputs are
+# the frozen dataclasses of .model; these never leave this module).
+
+
 class ObjectJob:
-    module: ModulePlan
-    source: str  # project-relative
-    lang: str  # "c" | "c++"
-    argv_head: tuple[str, ...]  # the command up to (and without) "-o OUT"
-    argv_tail: tuple[str, ...]  # after "-o OUT" (extra args), before the depfile options
-    slot: str
-    key: str | None = None  # the object key once known (cache hit or compiled)
+    __slots__ = ("argv_head", "argv_tail", "key", "lang", "module", "slot", "source")
+
+    def __init__(
+        self,
+        module: ModulePlan,
+        source: str,  # project-relative
+        lang: str,  # "c" | "c++"
+        argv_head: tuple[str, ...],  # the command up to (and without) "-o OUT"
+        argv_tail: tuple[str, ...],  # after "-o OUT" (extra args), before the depfile options
+        slot: str,
+    ) -> None:
+        self.module = module
+        self.source = source
+        self.lang = lang
+        self.argv_head = argv_head
+        self.argv_tail = argv_tail
+        self.slot = slot
+        self.key: str | None = None  # the object key once known (cache hit or compiled)
 
 
-@dataclass
 class ModulePlan:
-    module: ExtModule
-    dest: str
-    limited_api: str | None
-    linker: Command
-    include_dirs: tuple[str, ...]
-    jobs: list[ObjectJob] = field(default_factory=list)
-    failed: bool = False
-    remaining: int = 0
+    __slots__ = ("dest", "failed", "include_dirs", "jobs", "limited_api", "linker", "module", "remaining")
+
+    def __init__(
+        self, module: ExtModule, dest: str, limited_api: str | None, linker: Command, include_dirs: tuple[str, ...]
+    ) -> None:
+        self.module = module
+        self.dest = dest
+        self.limited_api = limited_api
+        self.linker = linker
+        self.include_dirs = include_dirs
+        self.jobs: list[ObjectJob] = []
+        self.failed = False
+        self.remaining = 0
 
 
-@dataclass
 class _Counter:
-    total: int
-    done: int = 0
+    __slots__ = ("done", "total")
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
 
     def next(self) -> str:
         self.done += 1
@@ -111,10 +130,15 @@ class _Counter:
 
 class _Builder:
     def __init__(
-        self, req: CompileRequest, toolchain: Toolchain, cancel: threading.Event | None = None
+        self,
+        req: CompileRequest,
+        toolchain: Toolchain,
+        cancel: threading.Event | None = None,
+        started: threading.Event | None = None,
     ) -> None:
         self.req = req
         self.cancel = cancel or threading.Event()
+        self.started = started or threading.Event()  # set as the first command is about to run
         self.tc = toolchain
         self.root = req.root
         self.build_dir = req.build_dir
@@ -153,6 +177,8 @@ class _Builder:
         return tuple(out)
 
     def say(self, line: str, cmd: tuple[str, ...] | None = None) -> None:
+        if cmd is not None:
+            self.started.set()
         with self._out_lock:
             _log.info(line)
             if cmd is not None:
@@ -181,7 +207,9 @@ class _Builder:
                 if not m.optional:
                     raise
                 self.skip_warning(m, exc)
-                plans.append(ModulePlan(m, "", None, self.tc.ldshared, (), failed=True))
+                failed = ModulePlan(m, "", None, self.tc.ldshared, ())
+                failed.failed = True
+                plans.append(failed)
         return plans
 
     def limited_api(self, m: ExtModule) -> str | None:
@@ -593,9 +621,11 @@ class _Pool:
                 return out
 
 
-@dataclass
 class CompileTask:
-    job: ObjectJob
+    __slots__ = ("job",)
+
+    def __init__(self, job: ObjectJob) -> None:
+        self.job = job
 
     @property
     def plan(self) -> ModulePlan:
@@ -606,11 +636,13 @@ class CompileTask:
         return lambda: b.compile(self.job, label)
 
 
-@dataclass
 class LinkTask:
-    plan: ModulePlan
-    argv: tuple[str, ...]
-    out: Path
+    __slots__ = ("argv", "out", "plan")
+
+    def __init__(self, plan: ModulePlan, argv: tuple[str, ...], out: Path) -> None:
+        self.plan = plan
+        self.argv = argv
+        self.out = out
 
     def start(self, b: _Builder, counter: _Counter) -> Callable[[], Path]:
         label = f"{counter.next()} link {self.plan.dest}"
@@ -621,10 +653,15 @@ Task = Union[CompileTask, LinkTask]
 
 
 def run_build(
-    req: CompileRequest, toolchain: Toolchain, cancel: threading.Event | None = None
+    req: CompileRequest,
+    toolchain: Toolchain,
+    cancel: threading.Event | None = None,
+    started: threading.Event | None = None,
 ) -> tuple[BuildProducts, _Builder]:
-    """Build ``req``; once ``cancel`` is set no further command starts (the build then raises)."""
-    builder = _Builder(req, toolchain, cancel)
+    """Build ``req``; once ``cancel`` is set no further command starts (the build then raises).
+
+    ``started`` is set when the first compiler or linker command is about to run."""
+    builder = _Builder(req, toolchain, cancel, started)
     if not req.modules:
         return BuildProducts((), ()), builder
     return builder.run(), builder

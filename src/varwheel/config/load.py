@@ -41,7 +41,7 @@ _LIMITED = re.compile(r"^cp3(\d+)$")
 
 
 def known_settings() -> tuple[str, ...]:
-    from ..audit.config import CONFIG_SETTINGS as audit_settings
+    from ..audit.keys import CONFIG_SETTINGS as audit_settings
 
     return CORE_SETTINGS + VARIANT_SETTINGS + tuple(audit_settings)
 
