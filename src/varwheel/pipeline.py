@@ -11,6 +11,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +293,9 @@ def build_wheel(
 
         if audit:
             from .audit import audit_staged  # loads pyelftools: also worth doing while compiling
+            from .audit.stage import warm_up
+
+            warm_up(prep.audit)
 
         # ---- compiled products
         extensions = running.result().extensions if running is not None else ()
@@ -313,13 +317,31 @@ def build_wheel(
             root=tree, name=wheel_name, root_is_purelib=not extensions, generator=GENERATOR
         )
 
+        # Large members are deflated through a cache: kept in a kept build dir, and filled
+        # ahead of packing with the repaired ELF files while the audit re-checks them.
+        deflated = kept_build_dir / "deflated" if kept_build_dir else None
+        fills: list[threading.Thread] = []
+
         # ---- audit (Linux platform wheels; editable wheels point at the build dir instead)
         if extensions and audit:
+            from .wheel.archive import ZIP_LEVEL
+            from .wheel.zipwriter import DeflateCache
+
+            deflated = deflated or work / "deflated"
+            cache = DeflateCache(deflated)
             level = variant.x86_64_level if variant is not None else None
-            staged, _report = audit_staged(staged, prep.audit, x86_64_level=level, work_dir=work / "audit")
+            staged, _report = audit_staged(
+                staged,
+                prep.audit,
+                x86_64_level=level,
+                work_dir=work / "audit",
+                on_repaired=lambda paths: fills.append(cache.fill(paths, ZIP_LEVEL)),
+            )
+        for fill in fills:
+            fill.join()
 
         # ---- archive
-        path = write_wheel(staged, out_dir, cache_dir=kept_build_dir / "deflated" if kept_build_dir else None)
+        path = write_wheel(staged, out_dir, cache_dir=deflated)
         _log.info(f"varwheel: wrote {path.name}")
         return path.name
 

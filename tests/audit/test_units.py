@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
 import zipfile
 from pathlib import Path
@@ -135,3 +137,22 @@ def test_unpack_fills_origin_and_unchanged_members_are_copied_raw(tmp_path: Path
         assert b.read("demo/data.bin") == data and b.read("demo/__init__.py") == b"x = 2\n"
         assert b.testzip() is None
     unpack_wheel(out, tmp_path / "again")  # RECORD of the rewritten wheel validates
+
+
+@pytest.mark.skipif(not Path("/var/lib/dpkg/info").is_dir() or not shutil.which("dpkg"), reason="needs dpkg")
+def test_dpkg_database_lookup_agrees_with_dpkg() -> None:
+    """The SBOM reads dpkg's list and status files; dpkg -S and dpkg-query must agree."""
+    import glob
+
+    from varwheel.audit import sbom
+
+    libs = sorted({os.path.realpath(p) for p in glob.glob("/usr/lib/x86_64-linux-gnu/lib*.so.*")[:80]})
+    libs += sorted({os.path.realpath(p) for p in glob.glob("/lib/*-linux-gnu/libc.so.6")})
+    fast = sbom._owners_from_lists(libs, "/var/lib/dpkg/info")
+    slow = sbom._owners_from_dpkg(libs)
+    assert fast, "no library was placed from the list files"
+    assert {p: slow.get(p) for p in fast} == fast
+    pkgs = sorted(set(slow.values()))
+    assert sbom._status_versions(set(pkgs), "/var/lib/dpkg/status") == {
+        k: v for k, v in sbom._versions_from_dpkg_query(pkgs).items() if k in pkgs
+    }

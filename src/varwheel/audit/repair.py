@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass, field
@@ -53,7 +54,14 @@ NEVER_VENDOR = (
 )
 
 
+# Each pattern's literal head (up to its first wildcard): most sonames share none, and then no
+# pattern needs compiling at all.
+_NEVER_HEADS = tuple(sorted({re.split(r"[*?\[]", p, maxsplit=1)[0] for p in NEVER_VENDOR}))
+
+
 def never_vendor(soname: str) -> bool:
+    if not soname.startswith(_NEVER_HEADS):
+        return False
     return any(fnmatch.fnmatchcase(soname, p) for p in NEVER_VENDOR)
 
 

@@ -8,6 +8,7 @@ inherited RUNPATH → ld.so.conf (+ default dirs) → the interpreter's director
 from __future__ import annotations
 
 import fnmatch
+import functools
 import glob
 import os
 import re
@@ -91,6 +92,16 @@ def parse_ld_so_conf(path: str, root: str = "/", _seen: set[str] | None = None) 
 
 
 def default_conf_dirs(libc: str, arch: str | None) -> list[str]:
+    """The loader's configured and default directories (ld.so.conf is parsed once per process)."""
+    return list(_default_conf_dirs(libc, arch))
+
+
+@functools.cache
+def _default_conf_dirs(libc: str, arch: str | None) -> tuple[str, ...]:
+    return tuple(_read_conf_dirs(libc, arch))
+
+
+def _read_conf_dirs(libc: str, arch: str | None) -> list[str]:
     if libc == "android":
         return []
     if libc == "musl":

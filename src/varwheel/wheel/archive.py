@@ -13,6 +13,7 @@ from .staging import StagedWheel
 from .zipwriter import BytesMember, DeflateCache, FileMember, Member, ZipWriter
 
 DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
+ZIP_LEVEL = 6  # zlib's default: what wheel, setuptools and pip use
 
 
 def source_date_epoch() -> int:
@@ -46,7 +47,9 @@ def _order(arcname: str, dist_info: str) -> tuple[int, str]:
     return (0, arcname)
 
 
-def write_wheel(staged: StagedWheel, out_dir: Path, *, level: int = 6, cache_dir: Path | None = None) -> Path:
+def write_wheel(
+    staged: StagedWheel, out_dir: Path, *, level: int = ZIP_LEVEL, cache_dir: Path | None = None
+) -> Path:
     """Write ``staged`` into ``out_dir``; ``cache_dir`` keeps deflated large members between builds."""
     dist_info = staged.name.dist_info
     record_name = f"{dist_info}/RECORD"

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import struct
+import threading
 import time
 import zipfile
 import zlib
@@ -27,6 +28,8 @@ from .record import urlsafe_digest
 _CHUNK = 1 << 20
 #: Members at least this large are deflated on worker threads (zlib releases the GIL).
 PARALLEL_MIN = 512 << 10
+#: Members at least this large go through a DeflateCache when the writer has one.
+CACHE_MIN = 64 << 10
 _ZIP64_LIMIT = 0xFFFFFFFF
 _VERSION_MADE_BY = (3 << 8) | 45  # UNIX, spec 4.5
 
@@ -142,6 +145,27 @@ class DeflateCache:
         with contextlib.suppress(OSError):
             os.utime(entry)
         return _Compressed(member, data, crc, size, "sha256=" + urlsafe_digest(digest))
+
+    def fill(self, paths: Iterable[Path], level: int) -> threading.Thread:
+        """Deflate ``paths`` (those of at least CACHE_MIN bytes) into the cache on a thread.
+
+        zlib releases the GIL, so files that are final before the wheel is packed (repaired
+        ELF files while the audit re-checks them) compress on the other core; join the
+        thread before packing.
+        """
+        todo = list(paths)
+
+        def work() -> None:
+            for path in todo:
+                try:
+                    if path.stat().st_size >= CACHE_MIN:
+                        _deflate_file(FileMember(path.name, path), level, self)
+                except OSError:
+                    continue
+
+        thread = threading.Thread(target=work, name="varwheel-deflate", daemon=True)
+        thread.start()
+        return thread
 
     def store(self, digest: bytes, data: bytes, level: int) -> None:
         from .._fs import atomic_write
@@ -345,16 +369,15 @@ class ZipWriter:
             i for i, m in enumerate(items)
             if isinstance(m, FileMember) and self._level > 0 and m.path.stat().st_size >= PARALLEL_MIN
         ]
-        if self._cache is not None and len(big) == 1:
-            # one large member: no parallelism to gain, but the cache may have it
-            only = items[big[0]]
-            assert isinstance(only, FileMember)
-            return [
-                self._add_compressed(_deflate_file(only, self._level, self._cache)) if i == big[0] else self.add(m)
-                for i, m in enumerate(items)
-            ]
+        cache = self._cache
+
+        def one(member: Member) -> Written:
+            if cache is not None and isinstance(member, FileMember) and member.path.stat().st_size >= CACHE_MIN:
+                return self._add_compressed(_deflate_file(member, self._level, cache))
+            return self.add(member)
+
         if workers < 2 or len(big) < 2:
-            return [self.add(m) for m in items]
+            return [one(m) for m in items]
         written: list[Written] = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pending: dict[int, Future[_Compressed]] = {}
@@ -373,7 +396,7 @@ class ZipWriter:
             for i, member in enumerate(items):
                 future = pending.pop(i, None)
                 if future is None:
-                    written.append(self.add(member))
+                    written.append(one(member))
                 else:
                     written.append(self._add_compressed(future.result()))
                     refill()
