@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,8 @@ def available_cores() -> int:
 
 
 def command_line(args: Sequence[str]) -> str:
+    import shlex
+
     return shlex.join([str(a) for a in args])
 
 
@@ -55,6 +55,8 @@ def run(
     ``what`` names the action in error messages ("compile src/x.c"); the command line and
     the program's own output are attached to the error.
     """
+    import subprocess  # here: importing this module (for available_cores) should not cost it
+
     argv = tuple(str(a) for a in args)
     label = what or Path(argv[0]).name
     try:

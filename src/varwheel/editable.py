@@ -24,9 +24,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from .errors import VarwheelError
+from .wheel.filename import canonical_name
 
 STAGE = "editable"
 
@@ -142,7 +141,7 @@ _install()
 
 
 def finder_module_name(dist_name: str) -> str:
-    return "_varwheel_editable_" + canonicalize_name(dist_name).replace("-", "_")
+    return "_varwheel_editable_" + canonical_name(dist_name).replace("-", "_")
 
 
 def _literal(mapping: Mapping[str, object]) -> str:
@@ -225,7 +224,7 @@ def editable_members(
             )
     packages = {name: (sources[name], tuple(sorted(build_dirs[name]))) for name in sources}
     code = _TEMPLATE.format(
-        dist=canonicalize_name(dist_name),
+        dist=canonical_name(dist_name),
         modules=_literal(modules),
         packages=_literal(packages),
         extensions=_literal(ext_map),

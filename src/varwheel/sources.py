@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from packaging.utils import canonicalize_name
-
 from . import _glob, _log, _proc
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
+from .wheel.filename import canonical_name
 
 STAGE = "sources"
 
@@ -156,7 +155,7 @@ def _excluded(rel: str, patterns: Sequence[str]) -> bool:
 
 def import_name(project_name: str) -> str:
     """The import name the project's package is expected to have."""
-    return canonicalize_name(project_name).replace("-", "_")
+    return canonical_name(project_name).replace("-", "_")
 
 
 def _candidates(root: Path, name: str) -> list[Path]:

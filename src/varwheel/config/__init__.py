@@ -1,7 +1,17 @@
-"""The config stage: pyproject.toml + config_settings -> Settings."""
+"""The config stage: pyproject.toml + config_settings -> Settings.
 
-from .load import CORE_SETTINGS, load_pyproject, load_settings
-from .model import BuildOptions, CompileFlags, ExtModule, SdistConfig, Settings, ToolConfig
+The names load on first use (PEP 562): the audit and variant code import ``config.tables``
+and ``config.model`` only, and should not pay for the TOML parser and the loader with them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .load import CORE_SETTINGS, load_pyproject, load_settings
+    from .model import BuildOptions, CompileFlags, ExtModule, SdistConfig, Settings, ToolConfig
 
 __all__ = [
     "CORE_SETTINGS",
@@ -14,3 +24,22 @@ __all__ = [
     "load_pyproject",
     "load_settings",
 ]
+
+_WHERE = {
+    "CORE_SETTINGS": "load",
+    "load_pyproject": "load",
+    "load_settings": "load",
+    "BuildOptions": "model",
+    "CompileFlags": "model",
+    "ExtModule": "model",
+    "SdistConfig": "model",
+    "Settings": "model",
+    "ToolConfig": "model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

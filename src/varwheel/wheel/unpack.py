@@ -13,7 +13,6 @@ import hashlib
 import os
 import stat
 import zipfile
-from email.parser import BytesParser
 from pathlib import Path, PurePosixPath
 
 from ..errors import VarwheelError
@@ -144,10 +143,23 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
                 size=st.st_size,
                 mtime_ns=st.st_mtime_ns,
             )
-        wheel_meta = BytesParser().parsebytes(zf.read(f"{dist_info}/WHEEL"))
+        wheel_meta = _wheel_fields(zf.read(f"{dist_info}/WHEEL"))
     purelib = (wheel_meta.get("Root-Is-Purelib") or "false").strip().lower() == "true"
     generator = (wheel_meta.get("Generator") or "varwheel").strip()
     return StagedWheel(root=root, name=name, root_is_purelib=purelib, generator=generator, origin=origin)
+
+
+def _wheel_fields(data: bytes) -> dict[str, str]:
+    """The ``Key: value`` lines of a WHEEL file (the first of repeated keys; continuation lines
+    and the body, which WHEEL files do not use, are ignored)."""
+    out: dict[str, str] = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.strip():
+            break
+        key, sep, value = line.partition(":")
+        if sep and not line[:1].isspace():
+            out.setdefault(key.strip(), value.strip())
+    return out
 
 
 def zlib_error() -> type[Exception]:

@@ -17,7 +17,6 @@ import time
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -378,6 +377,8 @@ class ZipWriter:
 
         if workers < 2 or len(big) < 2:
             return [one(m) for m in items]
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         written: list[Written] = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pending: dict[int, Future[_Compressed]] = {}
