@@ -298,9 +298,9 @@ def build_wheel(
             warm_up(prep.audit)
 
         # ---- compiled products
-        extensions = running.result().extensions if running is not None else ()
-        abi3 = running.result().abi3 if running is not None else None
-        wheel_name = _wheel_name(name_esc, ver_esc, bool(extensions), abi3)
+        products = running.result() if running is not None else None
+        extensions = products.extensions if products is not None else ()
+        wheel_name = _wheel_name(name_esc, ver_esc, bool(extensions), products.abi3 if products else None)
         if variant is not None:
             wheel_name = wheel_name.with_label(variant.label)
         if editable:

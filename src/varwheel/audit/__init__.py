@@ -9,7 +9,9 @@ Entry points used by the build pipeline and the CLI:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import attribute_loader
 
 if TYPE_CHECKING:
     from .config import CONFIG_SETTINGS, AuditConfig, parse_audit_config
@@ -43,10 +45,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = attribute_loader(__name__, _LAZY)

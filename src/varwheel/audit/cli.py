@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import _log
 from ..errors import VarwheelError
-from ..wheel.archive import write_wheel
+from ..wheel.archive import ZIP_LEVEL, write_wheel
 from ..wheel.staging import StagedWheel
 from ..wheel.unpack import unpack_wheel
 from . import AuditConfig, audit_staged, has_elf, show
@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="allowed level (default: the variant's x86_64 :: level, else v1)",
     )
     r.add_argument("--no-sbom", action="store_true", help="do not write .dist-info/sboms/varwheel.cdx.json")
-    r.add_argument("-z", "--zip-compression-level", type=int, default=6, choices=range(10), metavar="0-9")
+    r.add_argument("-z", "--zip-compression-level", type=int, default=ZIP_LEVEL, choices=range(10), metavar="0-9")
     r.set_defaults(func=_repair_main)
 
 

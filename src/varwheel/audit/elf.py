@@ -230,6 +230,18 @@ def _cstr(table: bytes, offset: int, what: str) -> str:
     return table[offset:end].decode("utf-8", "surrogateescape")
 
 
+def _header_table(r: _Reader, offset: int, count: int, entsize: int, fmt: str, what: str) -> list[tuple[int, ...]]:
+    """The ``count`` entries of a program or section header table, each unpacked with ``fmt``."""
+    if not count:
+        return []
+    if entsize < struct.calcsize(fmt):
+        raise ElfFormatError(f"{what} entry size {entsize} is too small")
+    if offset + count * entsize > r.size:
+        raise ElfFormatError(f"{what} table lies beyond the end of the file")
+    table = r.read(offset, count * entsize, f"{what} table")
+    return [struct.unpack_from(fmt, table, i * entsize) for i in range(count)]
+
+
 _STRUCTS: dict[tuple[bool, int], ELFStructs] = {}
 
 
@@ -280,29 +292,15 @@ def _parse(fh: BinaryIO, path: str, size: int) -> ElfInfo:
         first = struct.unpack(sh_fmt, r.read(shoff, struct.calcsize(sh_fmt), "section header 0"))
         shnum = shnum or first[5]
         phnum = first[7] if phnum == 0xFFFF else phnum
-    if phnum:
-        ph_fmt = e + ("IIQQQQQQ" if elfclass == 64 else "8I")
-        if phentsize < struct.calcsize(ph_fmt):
-            raise ElfFormatError(f"program header entry size {phentsize} is too small")
-        if phoff + phnum * phentsize > size:
-            raise ElfFormatError("program header table lies beyond the end of the file")
-        table = r.read(phoff, phnum * phentsize, "program header table")
-        for i in range(phnum):
-            f = struct.unpack_from(ph_fmt, table, i * phentsize)
-            if elfclass == 64:  # type flags offset vaddr paddr filesz memsz align
-                segments.append((f[0], f[1], f[2], f[3], f[5], f[6]))
-            else:  # type offset vaddr paddr filesz memsz flags align
-                segments.append((f[0], f[6], f[1], f[2], f[4], f[5]))
-    if shoff and shnum:
-        if shentsize < struct.calcsize(sh_fmt):
-            raise ElfFormatError(f"section header entry size {shentsize} is too small")
-        if shoff + shnum * shentsize > size:
-            raise ElfFormatError("section header table lies beyond the end of the file")
-        table = r.read(shoff, shnum * shentsize, "section header table")
-        for i in range(shnum):
-            f = struct.unpack_from(sh_fmt, table, i * shentsize)
-            # name type flags addr offset size link info addralign entsize (both classes)
-            sections.append((0, f[1], f[3], f[4], f[5], f[6]))
+    ph_fmt = e + ("IIQQQQQQ" if elfclass == 64 else "8I")
+    for f in _header_table(r, phoff, phnum, phentsize, ph_fmt, "program header"):
+        if elfclass == 64:  # type flags offset vaddr paddr filesz memsz align
+            segments.append((f[0], f[1], f[2], f[3], f[5], f[6]))
+        else:  # type offset vaddr paddr filesz memsz flags align
+            segments.append((f[0], f[6], f[1], f[2], f[4], f[5]))
+    for f in _header_table(r, shoff, shnum if shoff else 0, shentsize, sh_fmt, "section header"):
+        # name type flags addr offset size link info addralign entsize (both classes)
+        sections.append((0, f[1], f[3], f[4], f[5], f[6]))
     arch = _ARCHES.get((machine, elfclass, little))
     if arch == "armv7l" and not (
         (flags & _EF_ARM_EABIMASK) == _EF_ARM_EABI_VER5 and flags & _EF_ARM_ABI_FLOAT_HARD

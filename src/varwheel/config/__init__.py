@@ -6,8 +6,9 @@ and ``config.model`` only, and should not pay for the TOML parser and the loader
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import attribute_loader
 
 if TYPE_CHECKING:
     from .load import CORE_SETTINGS, load_pyproject, load_settings
@@ -38,8 +39,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = attribute_loader(__name__, _WHERE)
