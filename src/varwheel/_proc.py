@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,28 +49,28 @@ def run(
     stage: str = "",
     what: str = "",
     stdin: str | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> ProcResult:
     """Run a command, capture its output as text, and turn failures into VarwheelError.
 
     ``what`` names the action in error messages ("compile src/x.c"); the command line and
-    the program's own output are attached to the error.
+    the program's own output are attached to the error. ``on_start`` is called once the
+    process exists (not when the command is about to be spawned), before waiting for it.
     """
     import subprocess  # here: importing this module (for available_cores) should not cost it
 
     argv = tuple(str(a) for a in args)
     label = what or Path(argv[0]).name
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             argv,
             cwd=None if cwd is None else str(cwd),
             env=None if env is None else dict(env),
-            input=stdin,
+            stdin=None if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            timeout=timeout,
-            check=False,
         )
     except FileNotFoundError:
         raise VarwheelError(
@@ -83,14 +83,24 @@ def run(
         raise VarwheelError(
             f"cannot execute {argv[0]}: {exc.strerror}", stage=stage, subject=label
         ) from None
-    except subprocess.TimeoutExpired:
-        raise VarwheelError(
-            f"timed out after {timeout:g} s",
-            stage=stage,
-            subject=label,
-            extra="command: " + command_line(argv),
-        ) from None
-    result = ProcResult(argv, proc.returncode, proc.stdout, proc.stderr)
+    with proc:
+        try:
+            if on_start is not None:
+                on_start()
+            stdout, stderr = proc.communicate(stdin, timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise VarwheelError(
+                f"timed out after {timeout:g} s",
+                stage=stage,
+                subject=label,
+                extra="command: " + command_line(argv),
+            ) from None
+        except BaseException:
+            proc.kill()  # interrupted (KeyboardInterrupt): leave no compiler running behind us
+            raise
+    result = ProcResult(argv, proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
         raise VarwheelError(
             f"failed with exit code {proc.returncode}",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 ConfigSettings = Optional[Mapping[str, Union[str, list[str], None]]]
 GENERATOR = f"varwheel {__version__}"
+_HANDOFF_INTERVAL = 0.0005  # s: see _compiling
 
 
 @dataclass(frozen=True)
@@ -377,10 +378,18 @@ def _compiling(settings: Settings, build_dir: Path, variant: Any, *, cache: bool
             cache=cache,
         )
     )
-    running.wait_started(0.5)
+    # While the pipeline thread runs Python, the compile threads only need the interpreter
+    # lock for a moment after each compiler exits, to start the next command; the default
+    # switch interval (5 ms) would let them wait that long, three hand-offs per command.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, _HANDOFF_INTERVAL))
     try:
-        yield running
-    except BaseException:
-        running.cancel()
-        raise
-    running.cancel()  # joined already when the caller used result(); a no-op then
+        running.wait_started(0.5)
+        try:
+            yield running
+        except BaseException:
+            running.cancel()
+            raise
+        running.cancel()  # joined already when the caller used result(); a no-op then
+    finally:
+        sys.setswitchinterval(interval)

@@ -69,7 +69,7 @@ class RunningBuild:
             self._started.set()
 
     def wait_started(self, timeout: float) -> None:
-        """Wait (at most ``timeout`` s) until the first command runs, or the build ended.
+        """Wait (at most ``timeout`` s) until the first compiler process runs, or the build ended.
 
         Planning needs the interpreter lock, which a busy pipeline thread would hold for
         up to sys.getswitchinterval() at a time: letting the compile thread get the

@@ -138,7 +138,7 @@ class _Builder:
     ) -> None:
         self.req = req
         self.cancel = cancel or threading.Event()
-        self.started = started or threading.Event()  # set as the first command is about to run
+        self.started = started or threading.Event()  # set once the first command runs
         self.tc = toolchain
         self.root = req.root
         self.build_dir = req.build_dir
@@ -177,8 +177,6 @@ class _Builder:
         return tuple(out)
 
     def say(self, line: str, cmd: tuple[str, ...] | None = None) -> None:
-        if cmd is not None:
-            self.started.set()
         with self._out_lock:
             _log.info(line)
             if cmd is not None:
@@ -310,7 +308,9 @@ class _Builder:
         argv = self.compile_argv(job, tmp, depfile if self.req.cache else None)
         self.say(label, argv)
         try:
-            res = _proc.run(argv, cwd=self.root, check=False, stage=STAGE, what=f"compile {job.source}")
+            res = _proc.run(
+                argv, cwd=self.root, check=False, stage=STAGE, what=f"compile {job.source}", on_start=self.started.set
+            )
             if res.returncode != 0:
                 raise self.compile_error(job, argv, res)
             if res.output:
@@ -415,7 +415,9 @@ class _Builder:
         real = tuple(tmp if a == _OUT else a for a in argv)
         self.say(label, real)
         try:
-            res = _proc.run(real, cwd=self.root, check=False, stage=STAGE, what=f"link {plan.dest}")
+            res = _proc.run(
+                real, cwd=self.root, check=False, stage=STAGE, what=f"link {plan.dest}", on_start=self.started.set
+            )
             if res.returncode != 0:
                 raise VarwheelError(
                     f"linking {plan.dest} for {plan.module.name} failed with exit code {res.returncode}",
@@ -660,7 +662,7 @@ def run_build(
 ) -> tuple[BuildProducts, _Builder]:
     """Build ``req``; once ``cancel`` is set no further command starts (the build then raises).
 
-    ``started`` is set when the first compiler or linker command is about to run."""
+    ``started`` is set once the first compiler or linker process runs."""
     builder = _Builder(req, toolchain, cancel, started)
     if not req.modules:
         return BuildProducts((), ()), builder
