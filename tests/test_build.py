@@ -211,3 +211,31 @@ def test_unaudited_platform_tag_is_plain_linux() -> None:
 def test_editable_wheel_is_not_tagged_manylinux(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     wheel = build(project("abi3"), tmp_path, monkeypatch, {"build-dir": str(tmp_path / "bld")}, kind="editable")
     assert "manylinux" not in wheel.name and re.search(r"-linux_\w+\.whl$", wheel.name), wheel.name
+
+
+def test_hooks_freeze_the_collector_only_at_exit(project) -> None:  # type: ignore[no-untyped-def]
+    """A hook leaves the collector alone while its caller runs, and freezes it at exit."""
+    code = (
+        "import atexit, gc, sys\n"
+        "import varwheel.build as b\n"
+        "before = sys.getswitchinterval()\n"
+        "b.get_requires_for_build_wheel()\n"
+        "assert gc.get_freeze_count() == 0, 'frozen before exit'\n"
+        "assert sys.getswitchinterval() == before\n"
+        "atexit._run_exitfuncs()\n"
+        "print('frozen at exit:', gc.get_freeze_count() > 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=project("c-extension"), text=True,
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert proc.returncode == 0, proc.stderr
+    assert "frozen at exit: True" in proc.stdout
+
+
+def test_switch_interval_is_restored(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The build lowers the switch interval while it compiles; the caller gets theirs back."""
+    before = sys.getswitchinterval()
+    build(project("c-extension"), tmp_path / "out", monkeypatch)
+    assert sys.getswitchinterval() == before
+    with pytest.raises(SystemExit):
+        build(project("compile-error"), tmp_path / "out2", monkeypatch)
+    assert sys.getswitchinterval() == before

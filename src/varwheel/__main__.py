@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import __version__, _log, pipeline
+from ._exit import freeze_gc_at_exit
 from ._proc import available_cores
 from .errors import VarwheelError
 
@@ -164,6 +165,7 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    freeze_gc_at_exit()
     try:
         code: int = args.func(args)
     except VarwheelError as exc:

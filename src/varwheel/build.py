@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar, Union
 
 from . import pipeline
+from ._exit import freeze_gc_at_exit
 from .errors import VarwheelError
 
 __all__ = [
@@ -28,10 +29,15 @@ T = TypeVar("T")
 
 
 def _hook(func: Callable[..., T]) -> Callable[..., T]:
-    """Domain errors become one clear line on stderr and exit status 1."""
+    """Domain errors become one clear line on stderr and exit status 1.
+
+    Frontends run each hook in a process of its own that exits afterwards: see
+    :mod:`varwheel._exit` for what is done at that exit.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T:
+        freeze_gc_at_exit()
         try:
             return func(*args, **kwargs)
         except VarwheelError as exc:
