@@ -156,3 +156,41 @@ def test_dpkg_database_lookup_agrees_with_dpkg() -> None:
     assert sbom._status_versions(set(pkgs), "/var/lib/dpkg/status") == {
         k: v for k, v in sbom._versions_from_dpkg_query(pkgs).items() if k in pkgs
     }
+
+
+@pytest.mark.parametrize(
+    ("soname", "never"),
+    [
+        ("libcuda.so.1", True),
+        ("libcudadebugger.so.1", True),
+        ("libnvidia-ml.so.1", True),
+        ("libGL.so.1", True),
+        ("libGLX_mesa.so.0", True),
+        ("libEGL_nvidia.so.0", True),
+        ("libvulkan.so.1", True),
+        ("libOpenCL.so.1", True),
+        ("libc.so.6", True),
+        ("libm.so.6", True),
+        ("libnss_files.so.2", True),
+        ("libthread_db.so.1", True),
+        ("libnsl.so.1", True),
+        ("ld-linux-x86-64.so.2", True),
+        ("ld-linux-aarch64.so.1", True),
+        ("libc.musl-x86_64.so.1", True),
+        # vendorable: look-alikes, user-space toolkits, non-glibc projects
+        ("libGLU.so.1", False),
+        ("libGLEW.so.2.2", False),
+        ("libcudart.so.12", False),
+        ("libcublas.so.12", False),
+        ("libnvrtc.so.12", False),
+        ("libnsl.so.3", False),
+        ("libcrypt.so.1", False),
+        ("libmagic.so.1", False),
+        ("librtmp.so.1", False),
+        ("libyaml-0.so.2", False),
+    ],
+)
+def test_never_vendor_list(soname: str, never: bool) -> None:
+    from varwheel.audit.repair import never_vendor
+
+    assert never_vendor(soname) is never

@@ -19,13 +19,17 @@ from .elfpatch import Patcher, check_patchelf
 from .resolve import LIBPYTHON_RE
 
 # Libraries that must come from the user's system, never from a wheel: GPU drivers and the
-# vendor-neutral dispatch libraries that load them, and the C library itself. Grafting them
-# breaks at run time (driver/kernel-module version mismatch) or is illegal to redistribute.
+# vendor-neutral dispatch libraries that load them, and the C library's own libraries (glibc's
+# NSS modules and debugging helpers included; musl's loader). Grafting them breaks at run time
+# (driver/kernel-module version mismatch, two C libraries in one process) or is not ours to
+# redistribute.
 NEVER_VENDOR = (
     "libcuda.so*",
+    "libcudadebugger.so*",
     "libnvidia-*.so*",
     "libnvcuvid.so*",
     "libnvoptix.so*",
+    "libGL.so*",
     "libGLX.so*",
     "libGLX_*.so*",
     "libEGL.so*",
@@ -45,9 +49,13 @@ NEVER_VENDOR = (
     "libpthread.so*",
     "libresolv.so*",
     "libutil.so*",
-    "libnsl.so*",
+    "libnsl.so.1",  # glibc's; libnsl.so.2+ is the separate libnsl (TI-RPC) project
     "libanl.so*",
     "libmvec.so*",
+    "libBrokenLocale.so*",
+    "libc_malloc_debug.so*",
+    "libthread_db.so*",
+    "libnss_*.so*",
     "ld-linux*.so*",
     "ld-musl-*.so*",
     "libc.musl-*.so*",
