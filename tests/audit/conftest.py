@@ -21,6 +21,8 @@ class FixtureWheels:
     def __call__(self, name: str) -> Path:
         if name == "llddemo" and not fixture_wheels.have_lld():
             pytest.skip("ld.lld not installed")
+        if name == "armdemo" and not fixture_wheels.have_cross_cc():
+            pytest.skip(f"{fixture_wheels.CROSS_CC} not installed (tools/test installs it on x86_64)")
         if not Path("/usr/include/yaml.h").exists() and name in (
             "yamldemo",
             "mixdemo",

@@ -14,6 +14,8 @@ Wheels (all ``linux_<arch>``, tag for the running CPython):
   manylibs   extension needing 32 private libraries (chained), sizes set by MANYLIBS_KB
   llddemo    libyaml extension linked with lld (no spare dynamic slots); skipped without ld.lld
   multiext   8 extension modules in two packages, each needing libyaml
+  armdemo    linux_aarch64 wheel cross-compiled on x86_64 (aarch64-linux-gnu-gcc): private
+             library to graft, libm, getrandom (GLIBC_2.25); skipped without the cross compiler
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ INCLUDE = sysconfig.get_paths()["include"]
 ARCH = os.uname().machine
 BUILD_RPATH = "/opt/varwheel-build-machine/lib"  # a build-machine path that must not survive repair
 
-NAMES = ("zdemo", "yamldemo", "cxxdemo", "isav3", "isainner", "mixdemo", "manylibs", "llddemo", "multiext")
+NAMES = (
+    "zdemo", "yamldemo", "cxxdemo", "isav3", "isainner", "mixdemo", "manylibs", "llddemo", "multiext", "armdemo",
+)
+CROSS_CC = "aarch64-linux-gnu-gcc"  # the foreign architecture the x86_64 test machine builds for
 
 
 def module_c(mod: str, body: str, func: str = "value", pre: str = "") -> str:
@@ -52,9 +57,11 @@ def run(cmd: list[str], cwd: Path | None = None) -> None:
     subprocess.run(cmd, check=True, cwd=cwd)
 
 
-def cc(out: Path, sources: list[Path], *flags: str, cxx: bool = False, shared: bool = True) -> Path:
+def cc(
+    out: Path, sources: list[Path], *flags: str, cxx: bool = False, shared: bool = True, compiler: str = ""
+) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    compiler = "g++" if cxx else "gcc"
+    compiler = compiler or ("g++" if cxx else "gcc")
     cmd = [compiler, "-O1", "-fPIC", f"-I{INCLUDE}", *map(str, sources), "-o", str(out)]
     if shared:
         cmd.insert(1, "-shared")
@@ -115,6 +122,10 @@ def make_wheel(
 
 def have_lld() -> bool:
     return shutil.which("ld.lld") is not None
+
+
+def have_cross_cc() -> bool:
+    return ARCH == "x86_64" and shutil.which(CROSS_CC) is not None
 
 
 def build(name: str, out_dir: Path, *, manylibs: int = 32, manylibs_kb: int = 8) -> Path:
@@ -320,6 +331,28 @@ def build(name: str, out_dir: Path, *, manylibs: int = 32, manylibs_kb: int = 8)
                 )
                 files[f"{pkg}/{mod}{ext}"] = cc(b / pkg / f"{mod}{ext}", [src], "-lyaml", "-lz")
         return make_wheel(out_dir, "multiext", "1.0", files)
+    if name == "armdemo":
+        # The host's Python headers are good enough for an LP64 Linux target: the module is
+        # never imported here, only audited and repaired.
+        lib = b / "lib"
+        foo = write(b / "foo.c", "#include <string.h>\nint foo_len(const char *s) { return (int)strlen(s); }\n")
+        cc(lib / "libfoo.so.1", [foo], "-Wl,-soname,libfoo.so.1", compiler=CROSS_CC)
+        src = write(
+            b / "arm.c",
+            module_c(
+                "_arm",
+                "unsigned char r[4]; getrandom(r, sizeof r, 0);"
+                ' return PyFloat_FromDouble(cos(foo_len("abc") + r[0]));',
+                pre="#include <math.h>\n#include <sys/random.h>\nint foo_len(const char *s);",
+            ),
+        )
+        arm_ext = ext.replace(sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu", "aarch64-linux-gnu")
+        so = cc(
+            b / f"_arm{arm_ext}", [src], f"-L{lib}", "-l:libfoo.so.1", "-lm", f"-Wl,-rpath,{lib}", compiler=CROSS_CC
+        )
+        return make_wheel(
+            out_dir, "armdemo", "1.0", {f"armdemo/_arm{arm_ext}": so, "armdemo/__init__.py": b""}, "linux_aarch64"
+        )
     raise ValueError(f"unknown fixture {name!r}")
 
 
@@ -328,6 +361,9 @@ def main(argv: list[str]) -> int:
     for n in argv[1:] or NAMES:
         if n == "llddemo" and not have_lld():
             print("skipping llddemo: ld.lld not found")
+            continue
+        if n == "armdemo" and not have_cross_cc():
+            print(f"skipping armdemo: {CROSS_CC} not found (or not an x86_64 machine)")
             continue
         print(build(n, out))
     return 0

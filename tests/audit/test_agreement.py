@@ -14,7 +14,7 @@ pytestmark = [
     pytest.mark.skipif(auditwheel_exe() is None, reason="auditwheel not installed"),
 ]
 
-SHOW = ["zdemo", "yamldemo", "cxxdemo", "isav3", "mixdemo", "manylibs", "llddemo", "multiext"]
+SHOW = ["zdemo", "yamldemo", "cxxdemo", "isav3", "mixdemo", "manylibs", "llddemo", "multiext", "armdemo"]
 
 
 def aw(*args: str) -> subprocess.CompletedProcess[str]:
@@ -47,7 +47,7 @@ def test_show_json_agrees(wheels, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["zdemo", "yamldemo", "cxxdemo", "mixdemo", "manylibs", "llddemo", "multiext"]
+    "name", ["zdemo", "yamldemo", "cxxdemo", "mixdemo", "manylibs", "llddemo", "multiext", "armdemo"]
 )
 def test_repair_agrees(wheels, name: str, tmp_path: Path) -> None:
     whl = wheels(name)

@@ -319,3 +319,21 @@ def test_not_a_wheel(tmp_path: Path, kind: str) -> None:
     assert expect in line, line
     res = varwheel("audit", str(whl), check=False)
     assert res.returncode == 1 and expect in res.stderr
+
+
+def test_foreign_architecture_wheel(wheels, tmp_path: Path) -> None:
+    """An aarch64 wheel audited and repaired on x86_64: aarch64 policies, aarch64 graft."""
+    from varwheel.audit.elf import read_elf
+
+    whl = wheels("armdemo")
+    varwheel("repair", str(whl), "-w", str(tmp_path / "out"))
+    (out,) = (tmp_path / "out").iterdir()
+    assert out.name == "armdemo-1.0-" + "-".join(whl.name.split("-")[2:4]) + "-manylinux_2_26_aarch64.whl"
+    tree = unzip(out, tmp_path / "t")
+    (lib,) = (tree / "armdemo.libs").iterdir()
+    assert lib.name.startswith("libfoo-") and read_elf(lib).arch == "aarch64"
+    summary = elf_summary(tree)
+    (ext_name,) = [n for n in summary if n.startswith("armdemo/_arm")]
+    assert read_elf(tree / ext_name).arch == "aarch64"
+    assert summary[ext_name]["needed"][0] == lib.name
+    assert summary[ext_name]["rpath"] == "$ORIGIN/../armdemo.libs"
