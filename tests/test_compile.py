@@ -664,6 +664,32 @@ def test_missing_object_or_output_is_rebuilt(inc: tuple[Path, Path, BuildProduct
     assert len(b.compiled) == 3 and b.linked == []  # identical objects: the link is still valid
 
 
+def test_build_dir_keeps_only_the_last_objects_and_links(
+    inc: tuple[Path, Path, BuildProducts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edits do not make the build dir grow for ever: old objects and links are deleted."""
+    from varwheel.compile import cache
+
+    root, bdir, first = inc
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
+    for n in range(4):  # every edit of c.c makes a new object and a new link
+        (root / "src/c.c").write_text(f"int fc(void) {{ return {10 + n}; }}\n")
+        products, b = build(root, bdir, inc_module())
+        assert b.compiled == ["src/c.c"] and len(b.linked) == 1
+    assert len(list((bdir / "obj").glob("*.o"))) == 1 + 1 + 2  # a.c, b.c, and c.c's last two
+    assert len(list((bdir / "lib").iterdir())) == 2
+    assert not first.extensions[0].path.exists()
+    assert products.extensions[0].path.is_file()
+
+    (root / "src/c.c").write_text("int fc(void) { return 12; }\n")  # the edit before last: kept
+    _, b = build(root, bdir, inc_module())
+    assert b.compiled == [] and b.linked == []
+    (root / "src/c.c").write_text(INC_FILES["src/c.c"])  # the original: pruned, so built again
+    _, b = build(root, bdir, inc_module())
+    assert b.compiled == ["src/c.c"] and len(b.linked) == 1
+    assert len(list((bdir / "lib").iterdir())) == 2
+
+
 def test_noop_rebuild_of_24_files_is_fast(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     files = {f"src/m{i}.c": f"#include <Python.h>\nint f{i}(void) {{ return {i}; }}\n" for i in range(24)}

@@ -6,6 +6,7 @@ Layout inside the build directory::
     deps/<slot-key>.json        for one (compiler, flags, source) "slot": the last few
                                 object keys with the files each one depended on
     lib/<link-key>/<dest>       linked extensions, addressed by their link key
+    links/<link-slot>.json      for one module configuration: its last few link keys
 
 A slot key covers the compiler identity, the normalised command line, the source path and
 the module's ``depends`` list. An object key is the slot key plus the content hash of every
@@ -13,12 +14,18 @@ file the compile read (the depfile's list, the source itself, ``depends``). A re
 re-stats the recorded files and re-hashes only those whose (size, mtime_ns) changed, so a
 touched-but-unchanged header costs one hash and no compile. Every file is written to a temp
 name and renamed, so builds sharing one build directory never see partial files.
+
+The directory does not grow without bound: a slot remembers its last MAX_ENTRIES objects and
+a module configuration (linker, flags, destination: everything but the object keys) its last
+MAX_ENTRIES links; whatever falls off either list is deleted. An object key covers its slot
+key and a link key its objects' keys, so nothing else can be using what is deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +41,8 @@ except ImportError:  # pragma: no cover - other Python implementations
     from hashlib import blake2b
 
 FORMAT = "varwheel-compile-1"
-MAX_ENTRIES = 8  # per slot: lets a revert (or alternating builds) hit an older object
+MAX_ENTRIES = 8  # per slot / link slot: lets a revert (or alternating builds) hit an older one
+_KEY = re.compile(r"[0-9a-f]{32}")  # what digest() returns; anything else in a record is not ours
 
 
 def digest(*parts: str) -> str:
@@ -144,6 +152,7 @@ def object_key(slot: str, deps: tuple[FileState, ...]) -> str:
 class Manifests:
     def __init__(self, build_dir: Path) -> None:
         self.dir = build_dir / "deps"
+        self.obj_dir = build_dir / "obj"
 
     def path(self, slot: str) -> Path:
         return self.dir / f"{slot}.json"
@@ -163,6 +172,7 @@ class Manifests:
             return []  # missing or damaged: treated as a miss, rewritten after the compile
 
     def store(self, slot: str, entries: list[Entry]) -> None:
+        """Write the manifest (first MAX_ENTRIES entries); delete the objects of the rest."""
         data = {
             "format": FORMAT,
             "entries": [
@@ -172,6 +182,10 @@ class Manifests:
         import json
 
         atomic_write(self.path(slot), json.dumps(data, separators=(",", ":")).encode("utf-8"), durable=False)
+        for dropped in entries[MAX_ENTRIES:]:
+            if _KEY.fullmatch(dropped.object_key):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.obj_dir / f"{dropped.object_key}.o")
 
     def record(self, slot: str, entry: Entry) -> None:
         """Put ``entry`` first, keeping older entries for other object keys."""
@@ -198,3 +212,34 @@ class Manifests:
                         self.store(slot, [refreshed] + [e for e in entries if e is not entry])
                 return entry.object_key
         return None
+
+
+class LinkHistory:
+    """The last MAX_ENTRIES link keys of each module configuration; older links are deleted."""
+
+    def __init__(self, build_dir: Path) -> None:
+        self.dir = build_dir / "links"
+        self.lib_dir = build_dir / "lib"
+
+    def record(self, slot: str, key: str) -> None:
+        """Put ``key`` first for ``slot`` (a link just made or reused); prune what falls off."""
+        import json
+
+        path = self.dir / f"{slot}.json"
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            known = data["keys"] if data.get("format") == FORMAT else []
+            keys = [k for k in known if isinstance(k, str) and _KEY.fullmatch(k)]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            keys = []  # missing or damaged: start again (older links stay, unreferenced)
+        if keys[:1] == [key]:
+            return  # a no-op rebuild: nothing to write
+        keys = [key, *(k for k in keys if k != key)]
+        atomic_write(
+            path, json.dumps({"format": FORMAT, "keys": keys[:MAX_ENTRIES]}).encode("utf-8"), durable=False
+        )
+        if len(keys) > MAX_ENTRIES:
+            import shutil
+
+            for old in keys[MAX_ENTRIES:]:
+                shutil.rmtree(self.lib_dir / old, ignore_errors=True)

@@ -15,7 +15,7 @@ from typing import Callable, Union
 from .. import _log, _proc
 from ..config.model import ExtModule
 from ..errors import VarwheelError
-from .cache import Entry, FileHasher, FileState, Manifests, digest, hash_file, object_key
+from .cache import Entry, FileHasher, FileState, LinkHistory, Manifests, digest, hash_file, object_key
 from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from
 from .model import BuildProducts, BuiltExtension, CompileRequest
@@ -24,6 +24,7 @@ from .toolchain import STAGE, Command, Toolchain, tool_identity
 C_SUFFIXES = (".c", ".m", ".s", ".S")
 CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".C", ".c++", ".mm", ".CC", ".CPP", ".cp")
 _OUT = "@OUT@"
+_OBJ = "@OBJ@"
 _DEP = "@DEP@"
 _LIMITED = re.compile(r"^cp3(\d+)$")
 _MISSING_HEADER = (
@@ -101,7 +102,10 @@ class ObjectJob:
 
 
 class ModulePlan:
-    __slots__ = ("dest", "failed", "include_dirs", "jobs", "limited_api", "linker", "module", "remaining")
+    __slots__ = (
+        "dest", "failed", "include_dirs", "jobs", "limited_api", "link_key", "link_slot", "linker", "module",
+        "remaining",
+    )
 
     def __init__(
         self, module: ExtModule, dest: str, limited_api: str | None, linker: Command, include_dirs: tuple[str, ...]
@@ -114,6 +118,8 @@ class ModulePlan:
         self.jobs: list[ObjectJob] = []
         self.failed = False
         self.remaining = 0
+        self.link_key = ""
+        self.link_slot = ""  # the module's configuration minus its objects: see cache.LinkHistory
 
 
 class _Counter:
@@ -146,6 +152,7 @@ class _Builder:
         self.lib_dir = req.build_dir / "lib"
         self.hasher = _Hasher(req.root, req.extra.include_dirs)
         self.manifests = Manifests(req.build_dir)
+        self.links = LinkHistory(req.build_dir)
         self._identity: dict[str, str] = {}
         self._out_lock = threading.Lock()
         self.compiled: list[str] = []  # sources actually compiled (for tests / statistics)
@@ -405,7 +412,12 @@ class _Builder:
                 extra_hashes.append(hash_file(os.path.join(self.root, obj)))
             except OSError:
                 extra_hashes.append("missing")
-        key = digest("link", self.identity(plan.linker), *self.normalise(argv), "\0extra", *extra_hashes)
+        identity, norm = self.identity(plan.linker), self.normalise(argv)
+        key = digest("link", identity, *norm, "\0extra", *extra_hashes)
+        ours = set(objects)
+        without_objects = self.normalise(tuple(_OBJ if a in ours else a for a in argv))
+        plan.link_slot = digest("link-slot", identity, *without_objects, plan.dest)
+        plan.link_key = key
         return argv, self.lib_dir / key / plan.dest, key
 
     def link(self, plan: ModulePlan, argv: tuple[str, ...], out: Path, label: str) -> Path:
@@ -440,6 +452,8 @@ class _Builder:
     # -- scheduling ------------------------------------------------------------------------
 
     def product(self, plan: ModulePlan, path: Path) -> BuiltExtension:
+        if self.req.cache:
+            self.links.record(plan.link_slot, plan.link_key)
         return BuiltExtension(plan.module.name, path, plan.dest, plan.limited_api)
 
     def prepare_link(self, plan: ModulePlan, skipped: list[str]) -> LinkTask | None:
