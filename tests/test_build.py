@@ -239,3 +239,36 @@ def test_switch_interval_is_restored(project, tmp_path: Path, monkeypatch: pytes
     with pytest.raises(SystemExit):
         build(project("compile-error"), tmp_path / "out2", monkeypatch)
     assert sys.getswitchinterval() == before
+
+
+def test_switch_interval_with_builds_side_by_side() -> None:
+    """Overlapping users (threads) restore the caller's interval only when the last one ends."""
+    import threading
+
+    from varwheel.pipeline import _SwitchInterval
+
+    before = sys.getswitchinterval()
+    quick = _SwitchInterval(before / 10)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[float] = []
+
+    def first() -> None:
+        with quick:
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with quick:
+            second_in.set()
+            first_out.wait(10)
+            seen.append(sys.getswitchinterval())  # the first one left: still lowered
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [before / 10]
+    assert sys.getswitchinterval() == before

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 ConfigSettings = Optional[Mapping[str, Union[str, list[str], None]]]
 GENERATOR = f"varwheel {__version__}"
-_HANDOFF_INTERVAL = 0.0005  # s: see _compiling
 
 
 @dataclass(frozen=True)
@@ -378,12 +377,7 @@ def _compiling(settings: Settings, build_dir: Path, variant: Any, *, cache: bool
             cache=cache,
         )
     )
-    # While the pipeline thread runs Python, the compile threads only need the interpreter
-    # lock for a moment after each compiler exits, to start the next command; the default
-    # switch interval (5 ms) would let them wait that long, three hand-offs per command.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, _HANDOFF_INTERVAL))
-    try:
+    with _QUICK_HANDOFFS:
         running.wait_started(0.5)
         try:
             yield running
@@ -391,5 +385,36 @@ def _compiling(settings: Settings, build_dir: Path, variant: Any, *, cache: bool
             running.cancel()
             raise
         running.cancel()  # joined already when the caller used result(); a no-op then
-    finally:
-        sys.setswitchinterval(interval)
+
+
+class _SwitchInterval:
+    """Lower ``sys.setswitchinterval`` while at least one build compiles; restore it after.
+
+    While the pipeline thread runs Python, the compile threads only need the interpreter lock
+    for a moment after each compiler exits, to start the next command; the default switch
+    interval (5 ms) would let them wait that long, three hand-offs per command. Counted, so
+    that builds running side by side in threads (``varwheel build`` of several variants)
+    restore the caller's value only when the last one ends.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0.0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, self.seconds))
+            self._users += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_QUICK_HANDOFFS = _SwitchInterval(0.0005)
