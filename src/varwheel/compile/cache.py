@@ -158,30 +158,23 @@ class Manifests:
         return self.dir / f"{slot}.json"
 
     def load(self, slot: str) -> list[Entry]:
+        data = _read_record(self.path(slot))
+        if data is None:
+            return []  # missing or damaged: treated as a miss, rewritten after the compile
         try:
-            import json  # not needed by builds in a throw-away build dir
-
-            data = json.loads(self.path(slot).read_text("utf-8"))
-            if data.get("format") != FORMAT:
-                return []
             return [
                 Entry(str(e["object"]), tuple(FileState.from_json(d) for d in e["deps"]))
                 for e in data["entries"]
             ]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return []  # missing or damaged: treated as a miss, rewritten after the compile
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return []
 
     def store(self, slot: str, entries: list[Entry]) -> None:
         """Write the manifest (first MAX_ENTRIES entries); delete the objects of the rest."""
-        data = {
-            "format": FORMAT,
-            "entries": [
-                {"object": e.object_key, "deps": [d.to_json() for d in e.deps]} for e in entries[:MAX_ENTRIES]
-            ],
-        }
-        import json
-
-        atomic_write(self.path(slot), json.dumps(data, separators=(",", ":")).encode("utf-8"), durable=False)
+        _write_record(
+            self.path(slot),
+            entries=[{"object": e.object_key, "deps": [d.to_json() for d in e.deps]} for e in entries[:MAX_ENTRIES]],
+        )
         for dropped in entries[MAX_ENTRIES:]:
             if _KEY.fullmatch(dropped.object_key):
                 with contextlib.suppress(OSError):
@@ -192,7 +185,7 @@ class Manifests:
         old = [e for e in self.load(slot) if e.object_key != entry.object_key]
         self.store(slot, [entry, *old])
 
-    def lookup(self, slot: str, hasher: FileHasher, obj_dir: Path) -> str | None:
+    def lookup(self, slot: str, hasher: FileHasher) -> str | None:
         """The object key of an up-to-date cached object for ``slot``, or None."""
         entries = self.load(slot)
         for n, entry in enumerate(entries):
@@ -203,7 +196,7 @@ class Manifests:
                     break
                 current.append(now)
             else:
-                if not (obj_dir / f"{entry.object_key}.o").is_file():
+                if not (self.obj_dir / f"{entry.object_key}.o").is_file():
                     continue
                 refreshed = Entry(entry.object_key, tuple(current))
                 if n != 0 or refreshed != entry:
@@ -223,23 +216,34 @@ class LinkHistory:
 
     def record(self, slot: str, key: str) -> None:
         """Put ``key`` first for ``slot`` (a link just made or reused); prune what falls off."""
-        import json
-
         path = self.dir / f"{slot}.json"
-        try:
-            data = json.loads(path.read_text("utf-8"))
-            known = data["keys"] if data.get("format") == FORMAT else []
-            keys = [k for k in known if isinstance(k, str) and _KEY.fullmatch(k)]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            keys = []  # missing or damaged: start again (older links stay, unreferenced)
+        data = _read_record(path)  # missing or damaged: start again (older links stay, unreferenced)
+        known = data.get("keys") if data is not None else None
+        keys = [k for k in known if isinstance(k, str) and _KEY.fullmatch(k)] if isinstance(known, list) else []
         if keys[:1] == [key]:
             return  # a no-op rebuild: nothing to write
         keys = [key, *(k for k in keys if k != key)]
-        atomic_write(
-            path, json.dumps({"format": FORMAT, "keys": keys[:MAX_ENTRIES]}).encode("utf-8"), durable=False
-        )
+        _write_record(path, keys=keys[:MAX_ENTRIES])
         if len(keys) > MAX_ENTRIES:
             import shutil
 
             for old in keys[MAX_ENTRIES:]:
                 shutil.rmtree(self.lib_dir / old, ignore_errors=True)
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """A JSON record in this cache's FORMAT, or None when missing, damaged or foreign."""
+    import json  # not needed by builds in a throw-away build dir
+
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def _write_record(path: Path, **fields: Any) -> None:
+    import json
+
+    text = json.dumps({"format": FORMAT, **fields}, separators=(",", ":"))
+    atomic_write(path, text.encode("utf-8"), durable=False)

@@ -390,8 +390,8 @@ class _Builder:
 
     # -- link ------------------------------------------------------------------------------
 
-    def link_plan(self, plan: ModulePlan) -> tuple[tuple[str, ...], Path, str]:
-        """(argv with _OUT, final output path, link key)."""
+    def link_plan(self, plan: ModulePlan) -> tuple[tuple[str, ...], Path]:
+        """(argv with _OUT, final output path); sets the plan's link key and link slot."""
         m = plan.module
         objects = [str(self.obj_dir / f"{job.key}.o") for job in plan.jobs]
         argv = (
@@ -413,12 +413,10 @@ class _Builder:
             except OSError:
                 extra_hashes.append("missing")
         identity, norm = self.identity(plan.linker), self.normalise(argv)
-        key = digest("link", identity, *norm, "\0extra", *extra_hashes)
-        ours = set(objects)
-        without_objects = self.normalise(tuple(_OBJ if a in ours else a for a in argv))
-        plan.link_slot = digest("link-slot", identity, *without_objects, plan.dest)
-        plan.link_key = key
-        return argv, self.lib_dir / key / plan.dest, key
+        plan.link_key = digest("link", identity, *norm, "\0extra", *extra_hashes)
+        ours = set(self.normalise(tuple(objects)))
+        plan.link_slot = digest("link-slot", identity, *[_OBJ if a in ours else a for a in norm], plan.dest)
+        return argv, self.lib_dir / plan.link_key / plan.dest
 
     def link(self, plan: ModulePlan, argv: tuple[str, ...], out: Path, label: str) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -459,7 +457,7 @@ class _Builder:
     def prepare_link(self, plan: ModulePlan, skipped: list[str]) -> LinkTask | None:
         """The link task of a module whose objects are all known; None if the module is skipped."""
         try:
-            argv, out, _ = self.link_plan(plan)
+            argv, out = self.link_plan(plan)
         except VarwheelError as exc:
             if not plan.module.optional:
                 raise
@@ -482,7 +480,7 @@ class _Builder:
             if plan.failed:
                 continue
             for job in plan.jobs:
-                job.key = self.manifests.lookup(job.slot, self.hasher, self.obj_dir) if self.req.cache else None
+                job.key = self.manifests.lookup(job.slot, self.hasher) if self.req.cache else None
                 if job.key is None:
                     todo.append(job)
                 else:
