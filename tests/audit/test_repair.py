@@ -39,6 +39,13 @@ def ext_wheel(
     return make_wheel(tmp_path / "in", name, "1.0", {f"{name}/_m{EXT_SUFFIX}": so, **(extra_files or {})})
 
 
+def private_lib(libdir: Path, soname: str, code: str) -> Path:
+    """Build ``libdir/soname`` (with that SONAME) from one line of C; returns ``libdir``."""
+    src = write(libdir.parent / f"{soname}.c", code + "\n")
+    cc(libdir / soname, [src], f"-Wl,-soname,{soname}")
+    return libdir
+
+
 def test_repair_is_idempotent_byte_for_byte(wheels, tmp_path: Path) -> None:
     varwheel("repair", str(wheels("mixdemo")), "-w", str(tmp_path / "1"))
     (first,) = (tmp_path / "1").iterdir()
@@ -181,12 +188,7 @@ def test_elf_of_another_architecture(wheels, tmp_path: Path) -> None:
 
 
 def test_library_not_found(tmp_path: Path) -> None:
-    libdir = tmp_path / "gone"
-    cc(
-        libdir / "libmissing.so.1",
-        [write(tmp_path / "l.c", "int missing(void) { return 1; }\n")],
-        "-Wl,-soname,libmissing.so.1",
-    )
+    libdir = private_lib(tmp_path / "gone", "libmissing.so.1", "int missing(void) { return 1; }")
     whl = ext_wheel(
         tmp_path,
         "return PyLong_FromLong(missing());",
@@ -214,12 +216,7 @@ def test_too_new_symbol_for_requested_plat(tmp_path: Path) -> None:
 
 
 def test_blacklisted_symbol(tmp_path: Path) -> None:
-    fake = tmp_path / "fakez"
-    cc(
-        fake / "libz.so.1",
-        [write(tmp_path / "z.c", "void *zcalloc(void *o, unsigned i, unsigned s) { return 0; }\n")],
-        "-Wl,-soname,libz.so.1",
-    )
+    fake = private_lib(tmp_path / "fakez", "libz.so.1", "void *zcalloc(void *o, unsigned i, unsigned s) { return 0; }")
     whl = ext_wheel(
         tmp_path,
         "return PyLong_FromLong(zcalloc(0, 1, 1) != 0);",
@@ -233,12 +230,7 @@ def test_blacklisted_symbol(tmp_path: Path) -> None:
 
 
 def test_never_vendor_library_needs_exclude(tmp_path: Path) -> None:
-    drv = tmp_path / "driver"
-    cc(
-        drv / "libcuda.so.1",
-        [write(tmp_path / "c.c", "int cuInit(unsigned f) { return 0; }\n")],
-        "-Wl,-soname,libcuda.so.1",
-    )
+    drv = private_lib(tmp_path / "driver", "libcuda.so.1", "int cuInit(unsigned f) { return 0; }")
     whl = ext_wheel(
         tmp_path,
         "return PyLong_FromLong(cuInit(0));",

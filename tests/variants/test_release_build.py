@@ -16,19 +16,7 @@ import pytest
 from varwheel import __main__ as cli
 from varwheel import pipeline
 
-PYPROJECT = """\
-[build-system]
-requires = ["varwheel"]
-build-backend = "varwheel.build"
-
-[project]
-name = "Rel.Pkg"
-version = "1.0"
-
-[[tool.varwheel.ext-modules]]
-name = "relpkg._ext"
-sources = ["src/relpkg/common.c", "src/relpkg/module.c"]
-
+VARIANT_TABLES = """\
 [variant.default-priorities]
 namespace = ["flavour"]
 
@@ -42,6 +30,21 @@ flavour.kind = ["b"]
 [variant.variants.gamma]
 flavour.kind = ["c"]
 """
+
+PYPROJECT = """\
+[build-system]
+requires = ["varwheel"]
+build-backend = "varwheel.build"
+
+[project]
+name = "Rel.Pkg"
+version = "1.0"
+
+[[tool.varwheel.ext-modules]]
+name = "relpkg._ext"
+sources = ["src/relpkg/common.c", "src/relpkg/module.c"]
+
+""" + VARIANT_TABLES
 
 COMMON_C = """\
 /* Includes nothing variant-specific: compiled once for all variant wheels. */
@@ -80,19 +83,7 @@ build-backend = "varwheel.build"
 name = "purerel"
 version = "2.0"
 
-[variant.default-priorities]
-namespace = ["flavour"]
-
-[variant.providers.flavour]
-static-properties = { kind = ["a", "b", "c"] }
-
-[variant.variants.alpha]
-flavour.kind = ["a"]
-[variant.variants.beta]
-flavour.kind = ["b"]
-[variant.variants.gamma]
-flavour.kind = ["c"]
-"""
+""" + VARIANT_TABLES
 
 LABELS = ("alpha", "beta", "gamma")
 
