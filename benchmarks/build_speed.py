@@ -8,7 +8,10 @@ backend, two ways each:
 * ``direct``: a fresh ``python -c`` per measurement that imports the backend module and calls
   its ``build_wheel`` (interpreter start and backend import are part of the time);
 * ``build``:  ``python -m build --wheel --no-isolation`` (adds the frontend, its dependency
-  check and the hook subprocess).
+  check and the hook subprocess);
+* ``isolated``: ``python -m build --wheel`` with build isolation, as users and pip run it: a
+  new venv per build, the build requirements installed by pip from a local wheelhouse (clean
+  scenario only).
 
 Scenarios: clean build, no-op rebuild with a kept build dir, rebuild after one C file changed.
 Prints the median per backend/mode and its ratio to varwheel, then the project's targets
@@ -56,6 +59,9 @@ PEER_PACKAGES = (
     "cmake",
     "build",
 )
+# Packages only an isolated build of some backend may ask for (dependencies a peer's
+# get_requires_for_build_wheel adds); downloaded into the wheelhouse as well.
+ISOLATED_EXTRA = ("pyproject_hooks", "pathspec")
 # varwheel's own runtime and build requirements (it is installed with --no-deps).
 VARWHEEL_DEPS = ("packaging>=24.2", "pyproject-metadata>=0.9", "pyelftools>=0.31", "tomli>=1.1")
 
@@ -71,7 +77,8 @@ DIST_NAME = {
     "meson-python": "meson-python",
     "scikit-build-core": "scikit-build-core",
 }
-MODES = ("direct", "build")
+MODES = ("direct", "build", "isolated")
+KEPT_MODES = ("direct", "build")  # an isolated build has no build dir to keep
 SCENARIOS = ("clean", "noop", "changed")
 SCENARIO_TITLE = {
     "clean": "clean build",
@@ -84,6 +91,8 @@ SERIAL_LABEL = "varwheel -C jobs=1"
 TARGET_CLEAN_ONE_VS_SETUPTOOLS = 0.5  # varwheel clean one-file time <= 0.5 x setuptools'
 TARGET_PARALLEL_SPEEDUP = 1.7  # 24 files: jobs=1 time / default time >= 1.7 on 2 cores
 TARGET_NOOP_SECONDS = 0.25  # no-op rebuild with a kept build dir
+TARGET_ISOLATED_VS_SETUPTOOLS = 0.8  # isolated python -m build, one file, <= 0.8 x setuptools'
+
 
 DIRECT_SNIPPET = (
     "import sys, json, importlib\n"
@@ -169,6 +178,14 @@ class Env:
     env: Dict[str, str]
     varwheel_from_src: bool  # varwheel could not be installed: src/ is on PYTHONPATH instead
     versions: Dict[str, str] = field(default_factory=dict)
+    wheelhouse: Path | None = None  # what isolated builds install from (no index)
+
+    def isolated_env(self) -> Dict[str, str]:
+        env = dict(self.env)
+        env.pop("PYTHONPATH", None)
+        if self.wheelhouse is not None:
+            env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(self.wheelhouse))
+        return env
 
 
 def prepare_env(work: Path, base_python: str, install: bool, upgrade: bool) -> Env:
@@ -188,6 +205,8 @@ def prepare_env(work: Path, base_python: str, install: bool, upgrade: bool) -> E
     env["VIRTUAL_ENV"] = str(venv_dir)
     env["PATH"] = str(py.parent) + os.pathsep + env.get("PATH", "")
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    # meson and CMake use ccache silently when it is on PATH; no backend gets a compiler cache.
+    env["CCACHE_DISABLE"] = "1"
     pip = [str(py), "-m", "pip", "install", "-q"]
     if install and (upgrade or not stamp.exists() or stamp.read_text() != wanted):
         print("installing the peer backends into the venv (PyPI) ...", flush=True)
@@ -212,6 +231,8 @@ def prepare_env(work: Path, base_python: str, install: bool, upgrade: bool) -> E
     if from_src:
         env["PYTHONPATH"] = str(REPO / "src")
     result = Env(py, env, from_src)
+    if install:
+        result.wheelhouse = prepare_wheelhouse(work, py, env)
     probe = (
         "import importlib.metadata as m, json, sys\n"
         "out = {}\n"
@@ -229,6 +250,37 @@ def prepare_env(work: Path, base_python: str, install: bool, upgrade: bool) -> E
     else:
         print("  cannot import varwheel in the venv:\n" + _tail(proc.stderr), file=sys.stderr)
     return result
+
+
+def prepare_wheelhouse(work: Path, py: Path, env: Dict[str, str]) -> Path | None:
+    """A local wheelhouse for the isolated builds: every backend and what it pulls in, plus
+    varwheel's wheel built from this checkout. Isolated builds then install with no index, so
+    the network does not skew them and every backend installs the same way (pip, from files)."""
+    house = work / "wheelhouse"
+    house.mkdir(parents=True, exist_ok=True)
+    for old in house.glob("varwheel-*.whl"):
+        old.unlink()
+    ok = _run_quiet(
+        [str(py), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(house), str(REPO)],
+        "pip wheel varwheel",
+        env,
+    )
+    stamp = house / "downloaded.txt"
+    wanted = "\n".join((*PEER_PACKAGES, *VARWHEEL_DEPS, *ISOLATED_EXTRA)) + "\n"
+    if ok and (not stamp.exists() or stamp.read_text() != wanted):
+        print("downloading the isolated builds' wheelhouse (PyPI) ...", flush=True)
+        ok = _run_quiet(
+            [str(py), "-m", "pip", "download", "-q", "--only-binary", ":all:", "-d", str(house),
+             *PEER_PACKAGES, *VARWHEEL_DEPS, *ISOLATED_EXTRA],
+            "pip download",
+            env,
+        )
+        if ok:
+            stamp.write_text(wanted)
+    if not ok:
+        print("  -> isolated builds are skipped (no wheelhouse)", file=sys.stderr)
+        return None
+    return house
 
 
 def install_dynamic_requirements(env: Env, projects: Sequence[Project]) -> None:
@@ -255,6 +307,9 @@ def install_dynamic_requirements(env: Env, projects: Sequence[Project]) -> None:
     if wanted:
         print(f"installing dynamic build requirements: {', '.join(sorted(wanted))}", flush=True)
         _run_quiet([str(env.python), "-m", "pip", "install", "-q", *sorted(wanted)], "pip install", env.env)
+        if env.wheelhouse is not None:  # isolated builds install them too, from the wheelhouse
+            download = [str(env.python), "-m", "pip", "download", "-q", "--only-binary", ":all:"]
+            _run_quiet([*download, "-d", str(env.wheelhouse), *sorted(wanted)], "pip download", env.env)
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -289,19 +344,22 @@ class Bench:
                 json.dumps(settings),
             ]
         else:
-            cmd = [str(self.env.python), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)]
-            if project.backend == "varwheel" and self.env.varwheel_from_src:
-                cmd.append("--skip-dependency-check")
+            cmd = [str(self.env.python), "-m", "build", "--wheel", "--outdir", str(out)]
+            if mode == "build":
+                cmd.append("--no-isolation")
+                if project.backend == "varwheel" and self.env.varwheel_from_src:
+                    cmd.append("--skip-dependency-check")
             for key, value in settings.items():
                 cmd.append(f"-C{key}={value}")
             cmd.append(str(project.root))
+        env = self.env.isolated_env() if mode == "isolated" else self.env.env
         log = self.work / "logs" / f"{self.counter:04d}-{project.backend}-{project.shape}-{mode}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w", encoding="utf-8") as fh:
             # No timeout: with one, CPython's Popen.wait polls with sleeps of up to 50 ms, which
             # would round every measurement up by a random 0-50 ms.
             start = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=project.root, env=self.env.env, stdout=fh, stderr=subprocess.STDOUT)
+            proc = subprocess.run(cmd, cwd=project.root, env=env, stdout=fh, stderr=subprocess.STDOUT)
             elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             raise BuildFailed(
@@ -343,8 +401,9 @@ class Bench:
         """Clean builds, interleaved: each round runs every case once, starting one case later
         than the round before, so load drift does not always hit the same backend first."""
         cases: List[Tuple[Project, str, str, Dict[str, str]]] = []
+        modes = [m for m in self.modes if m != "isolated" or self.env.wheelhouse is not None]
         for project in projects.values():
-            cases += [(project, project.backend, mode, {}) for mode in self.modes]
+            cases += [(project, project.backend, mode, {}) for mode in modes]
             if project.backend == "varwheel" and serial_reference:
                 cases.append((project, SERIAL_LABEL, "direct", {"jobs": "1"}))
         for rep in range(self.repeat):
@@ -362,7 +421,7 @@ class Bench:
 
     def run_kept(self, project: Project, shape: str, scenarios: Sequence[str]) -> None:
         """No-op and one-file-changed rebuilds in a kept build dir, per backend and mode."""
-        for mode in self.modes:
+        for mode in (m for m in self.modes if m in KEPT_MODES):
             self.attempt(
                 f"kept-dir {shape} {project.backend} {mode}",
                 functools.partial(self._kept_once, project, shape, mode, scenarios),
@@ -436,7 +495,7 @@ def print_tables(bench: Bench, shapes: Sequence[str], scenarios: Sequence[str], 
                 values = results[key]
                 base = med(results, (scenario, shape, "varwheel", mode))
                 ratio = f"{median(values) / base:6.2f}x" if base else "    n/a"
-                mode_text = "direct" if mode == "direct" else "python -m build"
+                mode_text = {"direct": "direct", "build": "python -m build", "isolated": "isolated build"}[mode]
                 print(f"  {label:<20} {mode_text:<16} {median(values):9.3f} {min(values):8.3f} {ratio:>7}")
 
 
@@ -464,6 +523,16 @@ def print_targets(bench: Bench, cores: int) -> None:
             print(f"    (through python -m build: {vwb:.3f} s / {stb:.3f} s = {vwb / stb:.2f}x)")
     else:
         print("  clean build, one C file vs setuptools: n/a (needs varwheel and setuptools, clean scenario)")
+    vwi, sti = med(r, ("clean", "one", "varwheel", "isolated")), med(r, ("clean", "one", "setuptools", "isolated"))
+    if vwi is not None and sti is not None:
+        ratio = vwi / sti
+        print(
+            f"  clean build, one C file, isolated python -m build --wheel: varwheel {vwi:.3f} s / setuptools "
+            f"{sti:.3f} s = {ratio:.2f}x (target <= {TARGET_ISOLATED_VS_SETUPTOOLS:.2f}x)  "
+            f"{_verdict(ratio <= TARGET_ISOLATED_VS_SETUPTOOLS)}"
+        )
+    else:
+        print("  isolated clean build vs setuptools: n/a (needs varwheel and setuptools, isolated mode)")
     par = med(r, ("clean", "many", "varwheel", "direct"))
     ser = med(r, ("clean", "many", SERIAL_LABEL, "direct"))
     if par is not None and ser is not None:
@@ -582,7 +651,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--repeat", type=int, default=None, help="measurements per case (median); default 3")
     ap.add_argument("--quick", action="store_true", help="one measurement per case")
     ap.add_argument("--only", default=",".join(BACKENDS), help="comma-separated backends (default: all of %(default)s)")
-    ap.add_argument("--modes", default=",".join(MODES), help="direct,build (default: both)")
+    ap.add_argument("--modes", default=",".join(MODES), help="direct,build,isolated (default: all)")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="clean,noop,changed (default: all)")
     ap.add_argument("--shapes", default="one,many", help="one,many (default: both)")
     ap.add_argument("--kernels", type=int, default=24, help="kernel files of the many-file project")
@@ -628,6 +697,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"python:  {sys.version.split()[0]} ({env.python})")
     print(f"cc:      {ccver.splitlines()[0] if ccver else cc}")
+    print(f"load:    {' '.join(f'{v:.2f}' for v in os.getloadavg())} (1, 5, 15 min averages)")
+    for launcher in ("ccache", "sccache"):
+        found = shutil.which(launcher, path=env.env.get("PATH"))
+        print(f"{launcher + ':':<8} {found or 'not on PATH'}")
+    if env.env.get("CCACHE_DISABLE") == "1":
+        print("         (CCACHE_DISABLE=1 for every build: meson and CMake would pick ccache up silently)")
     for name, version in env.versions.items():
         print(f"  {name:<18} {version}")
     if env.varwheel_from_src:
