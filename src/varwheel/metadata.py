@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pyproject_metadata
 from packaging.version import InvalidVersion, Version
 
+from ._paths import project_path_problem
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
 
@@ -109,6 +112,66 @@ def _project_with_version(settings: Settings) -> dict[str, Any]:
     return data
 
 
+#: Entry point names and groups: what PyPI accepts (the spec only forbids '=' and
+#: surrounding whitespace, which would let a name write new lines into entry_points.txt).
+_EP_NAME = re.compile(r"[\w.-]+\Z")
+#: An object reference: ``importable.module`` or ``importable.module:object.attr``.
+_EP_MODULE = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"
+_EP_VALUE = re.compile(rf"{_EP_MODULE}(?::{_EP_MODULE})?\Z")
+_EP_CALLABLE = re.compile(rf"{_EP_MODULE}:{_EP_MODULE}\Z")
+
+
+def _check_project_paths(project: Mapping[str, Any]) -> None:
+    """readme and license files must name files inside the project (one validator for all)."""
+    readme = project.get("readme")
+    file = readme.get("file") if isinstance(readme, Mapping) else readme
+    if isinstance(file, str):
+        key = "project.readme.file" if isinstance(readme, Mapping) else "project.readme"
+        problem = project_path_problem(file)
+        if problem is not None:
+            raise ConfigError(problem, subject=f"pyproject.toml: {key}")
+    lic = project.get("license")
+    if isinstance(lic, Mapping) and isinstance(lic.get("file"), str):
+        problem = project_path_problem(lic["file"])
+        if problem is not None:
+            raise ConfigError(problem, subject="pyproject.toml: project.license.file")
+    files = project.get("license-files")
+    if isinstance(files, list):
+        for i, pattern in enumerate(files):
+            if isinstance(pattern, str):
+                problem = project_path_problem(pattern, pattern=True)
+                if problem is not None:
+                    raise ConfigError(problem, subject=f"pyproject.toml: project.license-files[{i}]")
+
+
+def _check_entry_points(meta: pyproject_metadata.StandardMetadata) -> None:
+    """Names and object references are validated, so nothing can add lines to entry_points.txt."""
+    groups: list[tuple[str, str, Mapping[str, str]]] = [
+        ("project.scripts", "console_scripts", meta.scripts),
+        ("project.gui-scripts", "gui_scripts", meta.gui_scripts),
+    ]
+    groups += [(f"project.entry-points.{g}", g, e) for g, e in sorted(meta.entrypoints.items())]
+    for key, group, entries in groups:
+        if not _EP_NAME.match(group):
+            raise ConfigError(
+                f"entry point group {group!r} is not a valid name (letters, digits, '_', '.', '-')",
+                subject=f"pyproject.toml: {key}",
+            )
+        is_script = group in ("console_scripts", "gui_scripts")
+        for name, value in entries.items():
+            if not _EP_NAME.match(name) or not name.strip("."):  # '.' and '..' are no file names
+                raise ConfigError(
+                    f"{name!r} is not a valid entry point name (letters, digits, '_', '.', '-')",
+                    subject=f"pyproject.toml: {key}",
+                )
+            if not isinstance(value, str) or not (_EP_CALLABLE if is_script else _EP_VALUE).match(value.strip()):
+                form = "'module:function'" if is_script else "'module' or 'module:object'"
+                raise ConfigError(
+                    f"{name!r} = {value!r} is not an object reference of the form {form}",
+                    subject=f"pyproject.toml: {key}.{name}",
+                )
+
+
 def _entry_points(meta: pyproject_metadata.StandardMetadata) -> bytes | None:
     groups: list[tuple[str, dict[str, str]]] = []
     if meta.scripts:
@@ -121,13 +184,14 @@ def _entry_points(meta: pyproject_metadata.StandardMetadata) -> bytes | None:
     lines: list[str] = []
     for group, entries in groups:
         lines.append(f"[{group}]")
-        lines += [f"{name} = {value}" for name, value in sorted(entries.items())]
+        lines += [f"{name} = {value.strip()}" for name, value in sorted(entries.items())]
         lines.append("")
     return "\n".join(lines).encode("utf-8")
 
 
 def build_metadata(settings: Settings) -> CoreMetadata:
     data = _project_with_version(settings)
+    _check_project_paths(data["project"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pyproject_metadata.errors.ConfigurationWarning)
@@ -142,6 +206,7 @@ def build_metadata(settings: Settings) -> CoreMetadata:
     except Exception as exc:  # ExceptionGroup from all_errors, or unexpected validation failures
         raise VarwheelError(str(exc), stage="metadata", subject="pyproject.toml: project") from None
     assert meta.version is not None
+    _check_entry_points(meta)
     licenses = []
     for lic in meta.license_files or ():
         rel = Path(lic).as_posix()

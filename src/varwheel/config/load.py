@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Union
 
 from .. import _glob
+from .._paths import project_path_problem
 from ..errors import ConfigError, did_you_mean
 from .model import BuildOptions, ExtModule, Macro, SdistConfig, Settings, ToolConfig
 from .tables import Table, parse_bool_setting, type_name
@@ -148,6 +149,11 @@ def parse_tool(pyproject: Mapping[str, Any], root: Path) -> ToolConfig:
 
     sdist = table.get_table("sdist")
     sdist.check_keys(("include", "exclude"))
+    for key in ("include", "exclude"):
+        for i, item in enumerate(sdist.get_str_list(key)):
+            check_relative(sdist, f"{key}[{i}]", item, pattern=True)
+    for i, item in enumerate(table.get_str_list("exclude")):
+        check_relative(table, f"exclude[{i}]", item, pattern=True)
 
     ext_list = table.data.get("ext-modules", [])
     if not isinstance(ext_list, list):
@@ -183,16 +189,10 @@ def parse_tool(pyproject: Mapping[str, Any], root: Path) -> ToolConfig:
     )
 
 
-def check_relative(table: Table, key: str, path: str, *, allow_absolute: bool = False) -> None:
-    pure = PurePosixPath(path)
-    if "\\" in path:
-        raise table.error(key, f"use '/' as the path separator: {path!r}")
-    if pure.is_absolute() or re.match(r"^[A-Za-z]:", path):
-        if allow_absolute:
-            return
-        raise table.error(key, f"must be a path relative to the project directory, not {path!r}")
-    if ".." in pure.parts:
-        raise table.error(key, f"must not contain '..': {path!r}", hint="paths must stay inside the project")
+def check_relative(table: Table, key: str, path: str, *, allow_absolute: bool = False, pattern: bool = False) -> None:
+    problem = project_path_problem(path, allow_absolute=allow_absolute, pattern=pattern)
+    if problem is not None:
+        raise table.error(key, problem)
 
 
 def _paths(table: Table, key: str, root: Path, *, glob: bool, must_exist: bool) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._fs import atomic_output
+from .._paths import check_member_name
 from .filename import escape_name, escape_version
 
 
@@ -34,6 +35,8 @@ def write_sdist(
             continue
         entries.append((f"{base}/{rel}", path, bool(path.stat().st_mode & 0o111)))
     entries.sort(key=lambda e: e[0])
+    for arcname, _, _ in entries:
+        check_member_name(arcname, f"{base}.tar.gz")
     with atomic_output(target) as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=epoch, compresslevel=9) as gz:
             with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
 
+from .._paths import check_member_name
 from .._proc import available_cores
 from .record import urlsafe_digest
 
@@ -268,10 +269,15 @@ class ZipWriter:
             ) + name + extra
         )
 
+    def _claim(self, arcname: str) -> None:
+        """Every member name passes the one archive-name check, once."""
+        check_member_name(arcname, "wheel")
+        if arcname in self._names:
+            raise ValueError(f"duplicate archive member {arcname}")
+        self._names.add(arcname)
+
     def add(self, member: Member) -> Written:
-        if member.arcname in self._names:
-            raise ValueError(f"duplicate archive member {member.arcname}")
-        self._names.add(member.arcname)
+        self._claim(member.arcname)
         if isinstance(member, RawMember):
             return self._add_raw(member)
         name = member.arcname.encode("utf-8")
@@ -343,9 +349,7 @@ class ZipWriter:
 
     def _add_compressed(self, item: _Compressed) -> Written:
         member = item.member
-        if member.arcname in self._names:
-            raise ValueError(f"duplicate archive member {member.arcname}")
-        self._names.add(member.arcname)
+        self._claim(member.arcname)
         name = member.arcname.encode("utf-8")
         offset = self._fh.tell()
         zip64 = len(item.data) >= _ZIP64_LIMIT or item.file_size >= _ZIP64_LIMIT

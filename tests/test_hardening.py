@@ -1,0 +1,150 @@
+"""Hostile input fails safely: one validator for user paths, one for archive member names,
+validated entry points. Each test builds a real project and would fail on the old code."""
+
+from __future__ import annotations
+
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from varwheel import pipeline
+from varwheel._paths import check_member_name, member_name_problem, project_path_problem
+from varwheel.errors import VarwheelError
+
+PYPROJECT = """\
+[build-system]
+requires = ["varwheel"]
+build-backend = "varwheel.build"
+
+[project]
+name = "evil"
+version = "1.0"
+{project}
+{tool}
+"""
+
+
+def make(tmp_path: Path, project: str = "", tool: str = "") -> Path:
+    root = tmp_path / "proj"
+    (root / "src" / "evil").mkdir(parents=True)
+    (root / "src" / "evil" / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text(PYPROJECT.format(project=textwrap.dedent(project), tool=textwrap.dedent(tool)))
+    return root
+
+
+def _fails(root: Path, kind: str, out: Path) -> VarwheelError:
+    out.mkdir(exist_ok=True)
+    with pytest.raises(VarwheelError) as info:
+        if kind == "sdist":
+            pipeline.build_sdist(root, out, {})
+        else:
+            pipeline.build_wheel(root, out, {})
+    assert list(out.iterdir()) == [], "nothing may be left in the output directory"
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("/etc/passwd", "relative to the project"),
+        ("../../../../etc/passwd", "'..'"),
+        ("src/../../x", "'..'"),
+        ("src\\\\evil", "separator"),
+        ("src/\\u0001x", "control character"),
+        ("", "empty"),
+    ],
+)
+def test_sdist_include_outside_the_project_is_refused(tmp_path: Path, pattern: str, words: str) -> None:
+    root = make(tmp_path, tool=f'[tool.varwheel.sdist]\ninclude = ["{pattern}"]\n')
+    err = _fails(root, "sdist", tmp_path / "out")
+    assert "tool.varwheel.sdist.include[0]" in err.render()
+    assert words in err.render()
+
+
+def test_sdist_exclude_and_readme_and_license_files_use_the_same_validator(tmp_path: Path) -> None:
+    root = make(tmp_path, tool='[tool.varwheel.sdist]\nexclude = ["/abs/*"]\n')
+    assert "tool.varwheel.sdist.exclude[0]" in _fails(root, "sdist", tmp_path / "o1").render()
+    (tmp_path / "x.md").write_text("outside")
+    root = make(tmp_path / "b", project='readme = "../x.md"\n')
+    err = _fails(root, "wheel", tmp_path / "o2")
+    assert "project.readme" in err.render() and "'..'" in err.render()
+    root = make(tmp_path / "c", project='license-files = ["/etc/*"]\n')
+    assert "project.license-files[0]" in _fails(root, "sdist", tmp_path / "o3").render()
+
+
+@pytest.mark.parametrize(
+    ("scripts", "words"),
+    [
+        ('evil = "os:system\\n[console_scripts]\\nevil2 = os:system"', "object reference"),
+        ('"../../evil" = "evil:main"', "entry point name"),
+        ('"a/b" = "evil:main"', "entry point name"),
+        ('"" = "evil:main"', "entry point name"),
+        ('".." = "evil:main"', "entry point name"),
+        ('"a\\nb" = "evil:main"', "entry point name"),
+        ('ok = "evil"', "object reference"),  # a script needs module:function
+        ('ok = "evil:main extra"', "object reference"),
+    ],
+)
+def test_entry_points_cannot_inject(tmp_path: Path, scripts: str, words: str) -> None:
+    root = make(tmp_path, project=f"[project.scripts]\n{scripts}\n")
+    err = _fails(root, "wheel", tmp_path / "out")
+    assert "project.scripts" in err.render()
+    assert words in err.render()
+
+
+def test_entry_point_groups_and_values_are_checked(tmp_path: Path) -> None:
+    root = make(tmp_path, project='[project.entry-points."bad group"]\nx = "evil:main"\n')
+    err = _fails(root, "wheel", tmp_path / "out").render()
+    assert "project.entry-points" in err and "bad group" in err
+    good = make(tmp_path / "g", project='[project.entry-points."evil.plugins"]\nx = "evil"\ny = "evil.sub:Obj.attr"\n')
+    out = tmp_path / "gout"
+    name = pipeline.build_wheel(good, out, {})
+    import zipfile
+
+    with zipfile.ZipFile(out / name) as zf:
+        text = zf.read("evil-1.0.dist-info/entry_points.txt").decode()
+    assert text == "[evil.plugins]\nx = evil\ny = evil.sub:Obj.attr\n"
+
+
+def test_a_good_sdist_has_only_safe_member_names(tmp_path: Path) -> None:
+    root = make(tmp_path, tool='[tool.varwheel.sdist]\ninclude = ["src/**"]\n')
+    out = tmp_path / "out"
+    name = pipeline.build_sdist(root, out, {})
+    with tarfile.open(out / name) as tar:
+        names = tar.getnames()
+    assert names and all(n.startswith("evil-1.0/") and member_name_problem(n) is None for n in names)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["/etc/passwd", "a/../../b", "..", "a\\b", "a\x00b", "a\nb", "C:/x", "a//b", "./a", "\udcff.py", ""],
+)
+def test_archive_writers_refuse_unsafe_member_names(name: str) -> None:
+    with pytest.raises(VarwheelError, match="refusing to write"):
+        check_member_name(name, "test.whl")
+
+
+def test_the_zip_writer_itself_refuses(tmp_path: Path) -> None:
+    import io
+
+    from varwheel.wheel.zipwriter import BytesMember, ZipWriter
+
+    writer = ZipWriter(io.BytesIO(), epoch=315532800)
+    with pytest.raises(VarwheelError, match="'..'"):
+        writer.add(BytesMember("pkg/../../evil.py", b""))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=40))
+def test_project_paths_never_escape(path: str) -> None:
+    """Whatever the text, an accepted relative path stays inside the project and is clean."""
+    if project_path_problem(path) is None:
+        assert not path.startswith("/") and ".." not in path.split("/") and "\\" not in path
+        assert all(ord(c) >= 0x20 and c != "\x7f" for c in path)
+        path.encode("utf-8")
+    if member_name_problem(path) is None:
+        assert project_path_problem(path) is None
