@@ -148,3 +148,43 @@ def test_project_paths_never_escape(path: str) -> None:
         path.encode("utf-8")
     if member_name_problem(path) is None:
         assert project_path_problem(path) is None
+
+
+def _bomb(path: Path, size: int) -> None:
+    import zipfile
+
+    from varwheel.wheel.record import urlsafe_digest
+
+    zeros = b"\0" * size
+    import hashlib
+
+    digest = "sha256=" + urlsafe_digest(hashlib.sha256(zeros).digest())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bomb/zeros.bin", zeros)
+        zf.writestr("bomb-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(
+            "bomb-1.0.dist-info/RECORD",
+            f"bomb/zeros.bin,{digest},{size}\nbomb-1.0.dist-info/WHEEL,,\nbomb-1.0.dist-info/RECORD,,\n",
+        )
+
+
+def test_zip_bomb_is_refused_before_extracting(tmp_path: Path) -> None:
+    from varwheel.wheel.unpack import unpack_wheel
+
+    whl = tmp_path / "bomb-1.0-py3-none-any.whl"
+    _bomb(whl, 64 << 20)
+    assert whl.stat().st_size < 1 << 20
+    dest = tmp_path / "x"
+    with pytest.raises(VarwheelError) as info:
+        unpack_wheel(whl, dest)
+    line = info.value.render()
+    assert "bomb/zeros.bin" in line and "zip bomb" in line and "\n" not in line
+    assert not dest.exists() or not any(dest.rglob("*"))
+
+
+def test_missing_wheel_is_reported_as_missing_before_its_name(tmp_path: Path) -> None:
+    from varwheel.wheel.unpack import unpack_wheel
+
+    for name in ("missing.whl", "also-1.0-py3-none-any.whl"):
+        with pytest.raises(VarwheelError, match="no such file"):
+            unpack_wheel(tmp_path / name, tmp_path / "dest")

@@ -23,6 +23,15 @@ from .zipwriter import raw_members
 
 _CHUNK = 1 << 20
 
+# Bounds on what a wheel may expand to (zip bombs: a 2 MB wheel declaring a 2 GiB member of
+# zeros). Declared sizes are checked before a byte is extracted, and zipfile never yields more
+# than a member's declared size. The largest real wheels (CUDA builds of PyTorch) hold ~5 GB
+# in a few thousand members, with no member compressed more than ~20:1.
+MAX_MEMBERS = 100_000
+MAX_TOTAL_BYTES = 32 << 30  # everything, uncompressed
+MAX_RATIO = 200  # uncompressed / compressed, for members larger than RATIO_MIN_BYTES
+RATIO_MIN_BYTES = 16 << 20
+
 
 def _err(detail: str, subject: str, hint: str = "") -> VarwheelError:
     return VarwheelError(detail, stage="unpack", subject=subject, hint=hint)
@@ -39,15 +48,27 @@ def _check_name(name: str, wheel: str) -> None:
         raise _err("NUL byte in member name", subject)
 
 
+def _check_size(info: zipfile.ZipInfo, wheel: str) -> None:
+    size, packed = info.file_size, info.compress_size
+    if size > RATIO_MIN_BYTES and size > MAX_RATIO * max(packed, 1):
+        raise _err(
+            f"member expands {size // max(packed, 1)}:1 to {size >> 20} MiB, more than the "
+            f"{MAX_RATIO}:1 varwheel unpacks (zip bomb?)",
+            f"{wheel}: {info.filename}",
+        )
+
+
 def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
     """Extract ``path`` into the (empty or new) directory ``dest`` and validate it."""
     wheel = path.name
+    if not path.exists():
+        raise _err("no such file", str(path))
+    if not path.is_file():
+        raise _err("not a regular file", str(path))
     try:
         name = WheelName.parse(wheel)
     except VarwheelError as exc:
         raise _err(exc.detail, wheel, exc.hint) from None
-    if not path.is_file():
-        raise _err("no such file", str(path))
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -56,9 +77,19 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
         raise _err(f"cannot read: {exc.strerror}", wheel) from None
     with zf:
         infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise _err(f"{len(infos)} members is more than the {MAX_MEMBERS} varwheel unpacks", wheel)
         seen: set[str] = set()
+        total = 0
         for info in infos:
             _check_name(info.filename, wheel)
+            _check_size(info, wheel)
+            total += info.file_size
+            if total > MAX_TOTAL_BYTES:
+                raise _err(
+                    f"the members expand to more than {MAX_TOTAL_BYTES >> 30} GiB (zip bomb?)",
+                    f"{wheel}: {info.filename}",
+                )
             if info.filename in seen:
                 raise _err("duplicate member in the archive", f"{wheel}: {info.filename}")
             seen.add(info.filename)
