@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,55 @@ def test_on_start_runs_once_while_the_process_runs(tmp_path) -> None:  # type: i
     with pytest.raises(VarwheelError):
         run(["/nonexistent/cc"], on_start=lambda: calls.append("again"))
     assert calls == ["started"], "called for a process that never ran"
+
+
+def test_a_grandchild_holding_the_pipes_does_not_block(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The child exits at once but leaves a grandchild with its stdout: killed after the grace."""
+    pidfile = tmp_path / "pid"
+    start = time.monotonic()
+    res = run(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; echo parent done"], timeout=30)
+    assert time.monotonic() - start < 10
+    assert res.stdout == "parent done\n"
+    assert _gone(int(pidfile.read_text())), "the grandchild outlived the call"
+
+
+def test_timeout_kills_the_whole_group(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pidfile = tmp_path / "pid"
+    start = time.monotonic()
+    with pytest.raises(VarwheelError, match="timed out after 0.5 s"):
+        run(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], timeout=0.5)
+    assert time.monotonic() - start < 10
+    assert _gone(int(pidfile.read_text()))
+
+
+def _gone(pid: int, wait: float = 5.0) -> bool:
+    """The process has ended (a zombie waiting for an init that does not reap counts as ended)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_stdin_is_dev_null() -> None:
+    start = time.monotonic()
+    res = run(["sh", "-c", "cat; echo eof"], timeout=20)
+    assert res.stdout == "eof\n" and time.monotonic() - start < 10
+
+
+def test_output_is_bounded() -> None:
+    from varwheel import _proc
+
+    res = run(["sh", "-c", f"head -c {_proc.MAX_CAPTURE * 4} /dev/zero"], timeout=60)
+    assert len(res.stdout) < _proc.MAX_CAPTURE + 200
+    assert f"{_proc.MAX_CAPTURE * 3} more bytes of output dropped" in res.stdout
+
+
+def test_a_signal_is_reported_by_name() -> None:
+    with pytest.raises(VarwheelError, match="killed by SIGKILL"):
+        run(["sh", "-c", "kill -9 $$"], what="compile src/x.c")

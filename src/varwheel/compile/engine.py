@@ -381,7 +381,7 @@ class _Builder:
                     hint += "; are the Python development headers installed (e.g. python3-dev)?"
                 break
         return VarwheelError(
-            f"compiling {job.source} for {job.module.module.name} failed with exit code {res.returncode}",
+            f"compiling {job.source} for {job.module.module.name} failed with {_proc.exit_description(res.returncode)}",
             stage=STAGE,
             subject=job.module.module.key,
             hint=hint,
@@ -430,7 +430,7 @@ class _Builder:
             )
             if res.returncode != 0:
                 raise VarwheelError(
-                    f"linking {plan.dest} for {plan.module.name} failed with exit code {res.returncode}",
+                    f"linking {plan.dest} for {plan.module.name} failed with {_proc.exit_description(res.returncode)}",
                     stage=STAGE,
                     subject=plan.module.key,
                     extra="command: " + _proc.command_line(real) + ("\n" + res.output if res.output else ""),

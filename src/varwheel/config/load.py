@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Union
 
 from .. import _glob
