@@ -188,3 +188,45 @@ def test_missing_wheel_is_reported_as_missing_before_its_name(tmp_path: Path) ->
     for name in ("missing.whl", "also-1.0-py3-none-any.whl"):
         with pytest.raises(VarwheelError, match="no such file"):
             unpack_wheel(tmp_path / name, tmp_path / "dest")
+
+
+def test_record_sizes_come_from_the_bytes_not_from_lying_zip_headers(tmp_path: Path) -> None:
+    """A central directory that claims 200 bytes for a 136-byte member (CRC intact); a claim of
+    4294967280 is refused as a zip bomb before anything is extracted."""
+    import hashlib
+    import struct
+    import zipfile
+
+    from varwheel.wheel.archive import write_wheel
+    from varwheel.wheel.record import parse_record, urlsafe_digest
+    from varwheel.wheel.unpack import unpack_wheel
+
+    content = b"x = 1\n" * 22 + b"end\n"
+    assert len(content) == 136
+    digest = "sha256=" + urlsafe_digest(hashlib.sha256(content).digest())
+    whl = tmp_path / "liar-1.0-py3-none-any.whl"
+    wheel = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    wdigest = "sha256=" + urlsafe_digest(hashlib.sha256(wheel).digest())
+    with zipfile.ZipFile(whl, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("liar/__init__.py", content)
+        zf.writestr("liar-1.0.dist-info/WHEEL", wheel)
+        zf.writestr(
+            "liar-1.0.dist-info/RECORD",
+            f"liar/__init__.py,{digest},{len(content)}\n"
+            f"liar-1.0.dist-info/WHEEL,{wdigest},{len(wheel)}\nliar-1.0.dist-info/RECORD,,\n",
+        )
+    data = bytearray(whl.read_bytes())
+    central = data.index(b"PK\x01\x02")  # the first central directory entry: liar/__init__.py
+    assert data[central + 46 : central + 46 + 16] == b"liar/__init__.py"
+    struct.pack_into("<I", data, central + 24, 200)
+    whl.write_bytes(bytes(data))
+
+    staged = unpack_wheel(whl, tmp_path / "staged")
+    out = tmp_path / "out"
+    out.mkdir()
+    written = write_wheel(staged, out)
+    with zipfile.ZipFile(written) as zf:
+        rows = {r.path: r for r in parse_record(zf.read("liar-1.0.dist-info/RECORD"))}
+        assert zf.getinfo("liar/__init__.py").file_size == len(content)
+        assert zf.read("liar/__init__.py") == content
+    assert rows["liar/__init__.py"].size == len(content)

@@ -13,6 +13,7 @@ import hashlib
 import os
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from ..errors import VarwheelError
@@ -110,7 +111,7 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
             rows = parse_record(zf.read(record_name))
         except (ValueError, UnicodeDecodeError) as exc:
             raise _err(f"unreadable RECORD: {exc}", f"{wheel}: {record_name}") from None
-        except (zipfile.BadZipFile, zlib_error()) as exc:
+        except (zipfile.BadZipFile, zlib.error) as exc:
             raise _err(f"corrupt member: {exc}", f"{wheel}: {record_name}") from None
         recorded: dict[str, tuple[str, int | None]] = {}
         for row in rows:
@@ -139,13 +140,15 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
             target.parent.mkdir(parents=True, exist_ok=True)
             sha = hashlib.sha256()
             size = 0
+            crc = 0
             try:
                 with zf.open(info) as src, open(target, "wb") as out:
                     while chunk := src.read(_CHUNK):
                         sha.update(chunk)
+                        crc = zlib.crc32(chunk, crc)
                         size += len(chunk)
                         out.write(chunk)
-            except (zipfile.BadZipFile, zlib_error(), EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
                 raise _err(f"corrupt member: {exc}", f"{wheel}: {n}") from None
             digest = "sha256=" + urlsafe_digest(sha.digest())
             want_hash, want_size = recorded[n]
@@ -169,6 +172,10 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
             os.chmod(target, 0o755 if mode & 0o111 else 0o644)
             st = target.stat()
             raw = raws[n]
+            if raw.file_size != size or raw.crc != crc:
+                # the zip headers lie about this member: never copy it raw (its header would
+                # carry the lie into our output); it is packed again from the bytes read
+                continue
             origin[n] = Origin(
                 member=dataclasses.replace(raw, sha256=digest, executable=bool(mode & 0o111)),
                 size=st.st_size,
@@ -192,8 +199,3 @@ def _wheel_fields(data: bytes) -> dict[str, str]:
             out.setdefault(key.strip(), value.strip())
     return out
 
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
