@@ -3,6 +3,7 @@ validated entry points. Each test builds a real project and would fail on the ol
 
 from __future__ import annotations
 
+import subprocess
 import tarfile
 import textwrap
 from pathlib import Path
@@ -230,3 +231,101 @@ def test_record_sizes_come_from_the_bytes_not_from_lying_zip_headers(tmp_path: P
         assert zf.getinfo("liar/__init__.py").file_size == len(content)
         assert zf.read("liar/__init__.py") == content
     assert rows["liar/__init__.py"].size == len(content)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660", "non-negative integer"),
+        ("1_700_000_000", "non-negative integer"),
+        ("-5", "non-negative integer"),
+        ("1e9", "non-negative integer"),
+        ("99999999999", "2107"),
+        ("9" * 5000, "2107"),
+    ],
+)
+def test_source_date_epoch_bad_values_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, words: str
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    err = _fails(make(tmp_path), "sdist", tmp_path / "out")
+    assert "SOURCE_DATE_EPOCH" in err.render() and words in err.render()
+    assert len(err.render()) < 300
+
+
+def test_source_date_epoch_limits_are_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from varwheel.wheel.archive import MAX_EPOCH
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(MAX_EPOCH))
+    out = tmp_path / "out"
+    name = pipeline.build_wheel(make(tmp_path), out, {})
+    import zipfile
+
+    with zipfile.ZipFile(out / name) as zf:
+        assert zf.infolist()[0].date_time[0] == 2107
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "dir", "huge"])
+def test_version_file_and_readme_must_be_small_regular_files(tmp_path: Path, kind: str) -> None:
+    import os
+    import time
+
+    for key in ("version-file", "readme"):
+        root = make(
+            tmp_path / key,
+            project='dynamic = ["version"]\n' if key == "version-file" else 'readme = "special.md"\n',
+            tool='[tool.varwheel]\nversion-file = "special.md"\n' if key == "version-file" else "",
+        )
+        text = (root / "pyproject.toml").read_text()
+        if key == "version-file":
+            (root / "pyproject.toml").write_text(text.replace('version = "1.0"\n', ""))
+        special = root / "special.md"
+        if kind == "fifo":
+            os.mkfifo(special)
+        elif kind == "device":
+            special.symlink_to("/dev/zero")
+        elif kind == "dir":
+            special.mkdir()
+        else:
+            with open(special, "wb") as fh:
+                fh.truncate(64 << 20)
+        start = time.monotonic()
+        err = _fails(root, "wheel", tmp_path / key / "out")
+        assert time.monotonic() - start < 20
+        assert "special.md" in err.render() and "\n" not in err.render()
+
+
+def test_a_final_name_near_the_limit_still_gets_a_temp_name(tmp_path: Path) -> None:
+    from varwheel._fs import atomic_write
+
+    target = tmp_path / ("n" * 250 + ".whl")
+    atomic_write(target, b"data")
+    assert target.read_bytes() == b"data"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def _hook(root: Path, call: str) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"))
+    code = f"import varwheel.build as b; print(b.{call})"
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
+
+
+def test_os_errors_from_the_hooks_are_one_line(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    (tmp_path / "afile").write_text("")
+    res = _hook(root, f"build_wheel({str(tmp_path / 'afile' / 'out')!r})")
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("varwheel: error: ") and "afile" in lines[0], res.stderr
+
+
+def test_a_symlink_loop_in_the_package_is_one_line(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    (root / "src" / "evil" / "loop.py").symlink_to("loop.py")
+    res = _hook(root, f"build_wheel({str(tmp_path / 'out')!r})")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "loop.py" in res.stderr

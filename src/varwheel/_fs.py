@@ -19,7 +19,7 @@ def atomic_output(target: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
     leaves half-written under their final name.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -32,6 +32,51 @@ def atomic_output(target: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+#: File names longer than this many bytes fail on Linux, macOS and Windows alike.
+NAME_MAX = 255
+
+
+def _temp_prefix(name: str) -> str:
+    """``.<name>.``, shortened so that the temp name (prefix + 8 random + ``.tmp``) still fits
+    when the final name itself is near NAME_MAX."""
+    room = NAME_MAX - 2 - 8 - 4
+    raw = name.encode("utf-8")
+    if len(raw) > room:
+        name = raw[:room].decode("utf-8", "ignore")
+    return f".{name}."
+
+
+#: The most read_small_file reads by default: a readme or a version file, not a disk image.
+SMALL_FILE_LIMIT = 16 << 20
+
+
+def read_small_file(path: Path, *, limit: int = SMALL_FILE_LIMIT) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ``OSError``/``ValueError`` otherwise.
+
+    Opened non-blocking and checked with fstat, so a FIFO never hangs the build and a device
+    (``/dev/zero``) is never read; the size is bounded even if the file grows while read.
+    """
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > limit:
+            raise ValueError(f"larger than {limit >> 20} MiB")
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise ValueError(f"larger than {limit >> 20} MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def atomic_write(target: Path, data: bytes, *, durable: bool = True) -> None:

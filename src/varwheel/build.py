@@ -11,7 +11,7 @@ from typing import Any, TypeVar, Union
 
 from . import pipeline
 from ._exit import freeze_gc_at_exit
-from .errors import VarwheelError
+from .errors import VarwheelError, from_os_error
 
 __all__ = [
     "build_editable",
@@ -42,6 +42,9 @@ def _hook(func: Callable[..., T]) -> Callable[..., T]:
             return func(*args, **kwargs)
         except VarwheelError as exc:
             print(exc.render(), file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+        except OSError as exc:  # any stage: one line naming the path, never a traceback
+            print(from_os_error(exc).render(), file=sys.stderr, flush=True)
             raise SystemExit(1) from None
 
     return wrapper

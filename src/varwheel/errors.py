@@ -44,6 +44,25 @@ class VarwheelError(Exception):
         return out
 
 
+def from_os_error(exc: OSError, *, stage: str = "") -> VarwheelError:
+    """An OSError that escaped a stage, as one line naming the path and what the OS said
+    (ENOSPC, EACCES, EROFS, ENAMETOOLONG, ELOOP, a file that vanished mid-build, ...)."""
+    import errno
+
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    what = exc.strerror or type(exc).__name__
+    hints = {
+        errno.ENOSPC: "free some disk space, or point TMPDIR / -C build-dir somewhere with room",
+        errno.EROFS: "the directory is on a read-only file system; build elsewhere with -C build-dir",
+        errno.EACCES: "check the permissions of that path",
+        errno.ENAMETOOLONG: "the path is longer than the file system allows",
+        errno.ELOOP: "a symlink points (through others) back to itself",
+    }
+    return VarwheelError(
+        what, stage=stage, subject=" -> ".join(names) or "operating system", hint=hints.get(exc.errno or 0, "")
+    )
+
+
 class ConfigError(VarwheelError):
     """pyproject.toml or config_settings is wrong."""
 

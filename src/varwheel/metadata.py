@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import stat
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from typing import Any
 import pyproject_metadata
 from packaging.version import InvalidVersion, Version
 
+from ._fs import SMALL_FILE_LIMIT, read_small_file
 from ._paths import project_path_problem
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
@@ -37,10 +40,12 @@ def read_version_file(root: Path, rel: str) -> str:
     subject = f"pyproject.toml: tool.varwheel.version-file ({rel})"
     path = root / rel
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_small_file(path).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"file not found: {path}", subject=subject) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", subject=subject) from None
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", subject=subject) from None
     try:
         tree = ast.parse(text, filename=rel)
@@ -121,13 +126,28 @@ _EP_VALUE = re.compile(rf"{_EP_MODULE}(?::{_EP_MODULE})?\Z")
 _EP_CALLABLE = re.compile(rf"{_EP_MODULE}:{_EP_MODULE}\Z")
 
 
-def _check_project_paths(project: Mapping[str, Any]) -> None:
+def _special_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a small regular file (FIFOs hang, devices never end)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path} is not a regular file"
+    if st.st_size > SMALL_FILE_LIMIT:
+        return f"{path} is larger than {SMALL_FILE_LIMIT >> 20} MiB"
+    return None
+
+
+def _check_project_paths(project: Mapping[str, Any], root: Path) -> None:
     """readme and license files must name files inside the project (one validator for all)."""
     readme = project.get("readme")
     file = readme.get("file") if isinstance(readme, Mapping) else readme
     if isinstance(file, str):
         key = "project.readme.file" if isinstance(readme, Mapping) else "project.readme"
         problem = project_path_problem(file)
+        if problem is None and os.path.lexists(root / file):
+            problem = _special_file_problem(root / file)
         if problem is not None:
             raise ConfigError(problem, subject=f"pyproject.toml: {key}")
     lic = project.get("license")
@@ -191,7 +211,7 @@ def _entry_points(meta: pyproject_metadata.StandardMetadata) -> bytes | None:
 
 def build_metadata(settings: Settings) -> CoreMetadata:
     data = _project_with_version(settings)
-    _check_project_paths(data["project"])
+    _check_project_paths(data["project"], settings.root)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pyproject_metadata.errors.ConfigurationWarning)

@@ -16,16 +16,26 @@ DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can h
 ZIP_LEVEL = 6  # zlib's default: what wheel, setuptools and pip use
 
 
+#: The last second a zip timestamp can hold (2107-12-31T23:59:58Z, in two-second steps).
+MAX_EPOCH = 4354819198
+
+
 def source_date_epoch() -> int:
+    """SOURCE_DATE_EPOCH (ASCII digits, within what a zip can hold); 1980-01-01 when unset."""
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return DEFAULT_EPOCH
-    try:
-        return max(int(value), DEFAULT_EPOCH)
-    except ValueError:
+    shown = value if len(value) <= 24 else value[:21] + "..."
+    if not (value.isascii() and value.isdigit()):
         raise VarwheelError(
-            f"not an integer: {value!r}", subject="SOURCE_DATE_EPOCH"
-        ) from None
+            f"must be a non-negative integer number of seconds, not {shown!r}", subject="SOURCE_DATE_EPOCH"
+        )
+    epoch = int(value) if len(value) <= len(str(MAX_EPOCH)) else MAX_EPOCH + 1
+    if epoch > MAX_EPOCH:
+        raise VarwheelError(
+            f"{shown} is after 2107-12-31, the last date a zip timestamp can hold", subject="SOURCE_DATE_EPOCH"
+        )
+    return max(epoch, DEFAULT_EPOCH)
 
 
 def wheel_file(staged: StagedWheel) -> bytes:
