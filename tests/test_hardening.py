@@ -329,3 +329,50 @@ def test_a_symlink_loop_in_the_package_is_one_line(tmp_path: Path) -> None:
     res = _hook(root, f"build_wheel({str(tmp_path / 'out')!r})")
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert "loop.py" in res.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_special_files_in_a_package_are_reported(tmp_path: Path, kind: str) -> None:
+    import os
+    import socket
+
+    root = make(tmp_path)
+    special = root / "src" / "evil" / "special"
+    if kind == "fifo":
+        os.mkfifo(special)
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(special))
+        sock.close()
+    for hook in ("wheel", "sdist"):
+        err = _fails(root, hook, tmp_path / f"out-{hook}")
+        assert "special" in err.render() and f"a {kind.upper() if kind == 'fifo' else kind}" in err.render()
+
+
+def _staged(tmp_path: Path, platform: str, files: list[str]):  # type: ignore[no-untyped-def]
+    from varwheel.wheel.filename import WheelName
+    from varwheel.wheel.staging import StagedWheel
+
+    root = tmp_path / platform
+    for rel in [*files, "clash-1.0.dist-info/METADATA"]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    name = WheelName.parse(f"clash-1.0-py3-none-{platform}.whl")
+    return StagedWheel(root=root, name=name, root_is_purelib=True, generator="test")
+
+
+def test_case_collisions_warn_on_linux_and_fail_for_case_insensitive_platforms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from varwheel.wheel.archive import write_wheel
+
+    files = ["clash/Foo.py", "clash/foo.py", "clash/aux.py"]
+    out = tmp_path / "out"
+    out.mkdir()
+    write_wheel(_staged(tmp_path, "linux_x86_64", files), out)
+    err = capsys.readouterr().err
+    assert "'clash/Foo.py' and 'clash/foo.py' are the same file on case-insensitive file systems" in err
+    assert "'clash/aux.py' cannot be created on Windows" in err
+    with pytest.raises(VarwheelError, match="case-insensitive"):
+        write_wheel(_staged(tmp_path, "macosx_11_0_arm64", files), out)
+    assert [p.name for p in out.iterdir()] == ["clash-1.0-py3-none-linux_x86_64.whl"]

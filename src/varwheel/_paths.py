@@ -81,3 +81,24 @@ def check_member_name(name: str, archive: str) -> None:
             stage="archive",
             subject=archive,
         )
+
+
+_WINDOWS_RESERVED = re.compile(r"(?i)^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?$")
+_WINDOWS_BAD = re.compile(r'[<>:"|?*]')
+
+
+def portability_problems(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Member names that would clash on a case-insensitive file system, or that Windows
+    cannot hold (reserved device names, ``<>:"|?*``, a trailing dot or space)."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for name in sorted(names):
+        folded = name.casefold()
+        if folded in seen and seen[folded] != name:
+            problems.append(f"{seen[folded]!r} and {name!r} are the same file on case-insensitive file systems")
+        seen.setdefault(folded, name)
+        for part in name.split("/"):
+            if _WINDOWS_RESERVED.match(part) or _WINDOWS_BAD.search(part) or part.endswith((".", " ")):
+                problems.append(f"{name!r} cannot be created on Windows")
+                break
+    return problems

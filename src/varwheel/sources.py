@@ -31,9 +31,7 @@ STAGE = "sources"
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
 # never shipped from inside a package, and never part of an sdist
-CACHE_DIRS = frozenset(
-    {"__pycache__", ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
-)
+CACHE_DIRS = frozenset({"__pycache__", ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 # top-level directories that hold build outputs (sdist fallback only)
 OUTPUT_DIRS = frozenset({"build", "dist"})
 # where the editable pipeline keeps its build trees by default: build/varwheel-editable-<abi>/
@@ -119,9 +117,7 @@ class _Walker:
         try:
             entries = sorted(os.scandir(top), key=lambda e: e.name)
         except OSError as exc:
-            raise VarwheelError(
-                f"cannot list directory: {exc.strerror}", stage=STAGE, subject=self.rel(top)
-            ) from None
+            raise VarwheelError(f"cannot list directory: {exc.strerror}", stage=STAGE, subject=self.rel(top)) from None
         for entry in entries:
             rel = f"{rel_top}/{entry.name}" if rel_top else entry.name
             path = top / entry.name
@@ -139,10 +135,36 @@ class _Walker:
                 real = self.check_link(path)
                 if real.is_dir():  # pragma: no cover - is_dir() above already followed it
                     continue
+                if not real.is_file():
+                    raise _special(rel, real)
                 yield rel, real
             elif entry.is_file():
                 yield rel, path
-            # sockets, fifos and devices never ship
+            else:  # a FIFO, socket or device would hang the build or ship garbage
+                raise _special(rel, path)
+
+
+def _special(rel: str, path: Path) -> ConfigError:
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    kind = (
+        "a FIFO"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    return ConfigError(
+        f"is {kind}; wheels and sdists hold regular files only",
+        subject=rel,
+        hint="remove it, or leave it out with tool.varwheel.exclude / tool.varwheel.sdist.exclude",
+    )
 
 
 def _excluded(rel: str, patterns: Sequence[str]) -> bool:
@@ -284,9 +306,7 @@ def _git_files(root: Path) -> tuple[list[str], list[str]] | None:
     if git is None:
         _log.detail("sdist: git not found, taking the whole project tree")
         return None
-    probe = _proc.run(
-        [git, "rev-parse", "--is-inside-work-tree"], cwd=root, check=False, stage=STAGE, what="git"
-    )
+    probe = _proc.run([git, "rev-parse", "--is-inside-work-tree"], cwd=root, check=False, stage=STAGE, what="git")
     if probe.returncode != 0:
         if "not a git repository" not in probe.stderr:
             _log.warn(

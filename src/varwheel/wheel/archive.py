@@ -6,7 +6,9 @@ import os
 import stat
 from pathlib import Path
 
+from .. import _log
 from .._fs import atomic_output
+from .._paths import portability_problems
 from ..errors import VarwheelError
 from .record import RecordRow, render_record
 from .staging import StagedWheel
@@ -57,9 +59,28 @@ def _order(arcname: str, dist_info: str) -> tuple[int, str]:
     return (0, arcname)
 
 
-def write_wheel(
-    staged: StagedWheel, out_dir: Path, *, level: int = ZIP_LEVEL, cache_dir: Path | None = None
-) -> Path:
+#: Platforms whose usual file systems fold case: there a clash is an error, not a warning.
+CASE_INSENSITIVE_PLATFORMS = ("macosx", "win", "ios")
+
+
+def _check_portable(arcnames: list[str], platform: str) -> None:
+    problems = portability_problems(arcnames)
+    if not problems:
+        return
+    folds = any(t.startswith(CASE_INSENSITIVE_PLATFORMS) for t in platform.split("."))
+    clash = [p for p in problems if "case-insensitive" in p]
+    if folds and clash:
+        raise VarwheelError(
+            clash[0],
+            stage="archive",
+            subject=platform,
+            hint="rename one of them: installing this wheel would overwrite one with the other",
+        )
+    for problem in problems:
+        _log.warn(f"wheel member {problem}")
+
+
+def write_wheel(staged: StagedWheel, out_dir: Path, *, level: int = ZIP_LEVEL, cache_dir: Path | None = None) -> Path:
     """Write ``staged`` into ``out_dir``; ``cache_dir`` keeps deflated large members between builds."""
     dist_info = staged.name.dist_info
     record_name = f"{dist_info}/RECORD"
@@ -78,6 +99,7 @@ def write_wheel(
         else:
             members.append(FileMember(arcname, path, executable))
     members.append(BytesMember(wheel_name, wheel_file(staged)))
+    _check_portable([m.arcname for m in members], staged.name.platform)
     members.sort(key=lambda m: _order(m.arcname, dist_info))
     target = out_dir / staged.name.filename
     epoch = source_date_epoch()
