@@ -376,3 +376,53 @@ def test_case_collisions_warn_on_linux_and_fail_for_case_insensitive_platforms(
     with pytest.raises(VarwheelError, match="case-insensitive"):
         write_wheel(_staged(tmp_path, "macosx_11_0_arm64", files), out)
     assert [p.name for p in out.iterdir()] == ["clash-1.0-py3-none-linux_x86_64.whl"]
+
+
+@pytest.mark.parametrize(
+    ("script", "words"),
+    [
+        ("exit 0", "wrote an empty file"),
+        ('for a; do case "$prev" in -o) echo hello > "$a";; esac; prev=$a; done', "not an ELF file"),
+    ],
+)
+def test_a_linker_that_exits_0_without_a_library_fails_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, words: str
+) -> None:
+    import shutil
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "c-extension", root)
+    fake = tmp_path / "fake-ld"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("LDSHARED", str(fake))
+    err = _fails(root, "wheel", tmp_path / "out")
+    assert "the linker exited 0 but" in err.render() and words in err.render()
+
+
+def test_audit_refuses_a_text_file_named_like_an_extension(tmp_path: Path) -> None:
+    import hashlib
+    import sys
+    import zipfile
+
+    from varwheel.wheel.record import urlsafe_digest
+
+    def row(name: str, data: bytes) -> str:
+        return f"{name},sha256={urlsafe_digest(hashlib.sha256(data).digest())},{len(data)}\n"
+
+    files = {
+        "fake/_core.cpython-311-x86_64-linux-gnu.so": b"not an ELF file\n",
+        "fake-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp311-cp311-linux_x86_64\n",
+        "fake-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: fake\nVersion: 1.0\n",
+    }
+    whl = tmp_path / "fake-1.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(whl, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        zf.writestr(
+            "fake-1.0.dist-info/RECORD", "".join(row(n, d) for n, d in files.items()) + "fake-1.0.dist-info/RECORD,,\n"
+        )
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src"), "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, "-m", "varwheel", "audit", str(whl)], capture_output=True, text=True, env=env)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "fake/_core.cpython-311-x86_64-linux-gnu.so" in res.stderr and "not an ELF file" in res.stderr

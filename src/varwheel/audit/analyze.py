@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -154,6 +155,10 @@ def versioned_symbols_policy(policies: PolicySet, versioned: Mapping[str, Iterab
     return policies.linux
 
 
+#: File names that only a shared library may carry: ``x.so``, ``libx.so.1.2``, ``x.cpython-311-...so``.
+SHARED_LIBRARY_NAME = re.compile(r"\.so(\.\d+)*$")
+
+
 def analyze(
     root: str,
     name: WheelName,
@@ -178,7 +183,17 @@ def analyze(
     elfs: dict[str, WheelElf] = {}
     skipped: list[str] = []
     for arcname, path in sorted(files):
-        if arcname.endswith(".py") or not is_elf_file(path):
+        if arcname.endswith(".py"):
+            continue
+        if not is_elf_file(path):
+            if SHARED_LIBRARY_NAME.search(arcname.rsplit("/", 1)[-1]):
+                # an extension module or library that is empty, text or has a bad magic: the
+                # wheel would fail at import, so it is not a "pure wheel"
+                raise VarwheelError(
+                    "named like a shared library but is not an ELF file (empty, text or damaged)",
+                    stage="audit",
+                    subject=arcname,
+                )
             continue
         if arcname.startswith(purelib):
             raise VarwheelError(
