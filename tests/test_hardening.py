@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _support import process_gone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -426,3 +427,48 @@ def test_audit_refuses_a_text_file_named_like_an_extension(tmp_path: Path) -> No
     res = subprocess.run([sys.executable, "-m", "varwheel", "audit", str(whl)], capture_output=True, text=True, env=env)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "fake/_core.cpython-311-x86_64-linux-gnu.so" in res.stderr and "not an ELF file" in res.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_ends_the_compilers_and_leaves_nothing(tmp_path: Path, sig: str) -> None:
+    """The backend gets SIGTERM (or Ctrl-C's SIGINT) while a compiler runs: the compiler's whole
+    process group is ended, the temp dirs are gone, the output dir is empty."""
+    import os
+    import shutil
+    import signal
+    import sys
+    import time
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "c-extension", root)
+    pids = tmp_path / "pids"
+    slow = tmp_path / "slowcc"
+    slow.write_text(f"#!/bin/sh\nsleep 60 &\necho $! >> {pids}\nwait\n")
+    slow.chmod(0o755)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "out"
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"),
+        CC=str(slow),
+        TMPDIR=str(tmp),
+    )
+    code = f"import varwheel.build as b; b.build_wheel({str(out)!r})"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pids.exists(), "the compiler never started"
+    proc.send_signal(getattr(signal, sig))
+    try:
+        _, stderr = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the backend did not stop")
+    assert proc.returncode == (143 if sig == "SIGTERM" else 130), stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    for pid in pids.read_text().split():
+        assert process_gone(int(pid)), "a compiler outlived the build"
+    assert not out.exists() or list(out.iterdir()) == []
+    assert list(tmp.iterdir()) == [], "temp dirs were left behind"

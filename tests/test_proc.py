@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
+from _support import process_gone
 
 from varwheel._proc import run
 from varwheel.errors import VarwheelError
@@ -79,7 +79,7 @@ def test_a_grandchild_holding_the_pipes_does_not_block(tmp_path) -> None:  # typ
     res = run(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; echo parent done"], timeout=30)
     assert time.monotonic() - start < 10
     assert res.stdout == "parent done\n"
-    assert _gone(int(pidfile.read_text())), "the grandchild outlived the call"
+    assert process_gone(int(pidfile.read_text())), "the grandchild outlived the call"
 
 
 def test_timeout_kills_the_whole_group(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -88,21 +88,7 @@ def test_timeout_kills_the_whole_group(tmp_path) -> None:  # type: ignore[no-unt
     with pytest.raises(VarwheelError, match="timed out after 0.5 s"):
         run(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], timeout=0.5)
     assert time.monotonic() - start < 10
-    assert _gone(int(pidfile.read_text()))
-
-
-def _gone(pid: int, wait: float = 5.0) -> bool:
-    """The process has ended (a zombie waiting for an init that does not reap counts as ended)."""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.05)
-    return False
+    assert process_gone(int(pidfile.read_text()))
 
 
 def test_stdin_is_dev_null() -> None:

@@ -17,9 +17,76 @@ long-lived process keeps a normal collector for as long as it runs.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
 
 _registered = False
+
+
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP), raised in the main thread so that every ``finally`` runs: temp
+    dirs and ``.tmp`` files are removed and child process groups are killed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    del frame
+    from ._proc import kill_all
+
+    kill_all()
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def terminate_cleanly() -> Iterator[None]:
+    """While the block runs, SIGTERM/SIGHUP raise :class:`Terminated` in the main thread and
+    Ctrl-C kills the child process groups before KeyboardInterrupt unwinds; the previous
+    handlers come back afterwards. Only default handlers are replaced (a caller's own handler
+    is kept), and only in the main thread (the only one that may set them)."""
+    import threading
+
+    saved: list[tuple[signal.Signals, Any]] = []
+    if sys.platform != "win32" and threading.current_thread() is threading.main_thread():
+        wanted: list[tuple[signal.Signals, Any, Any]] = [
+            (signal.SIGTERM, _raise_terminated, signal.SIG_DFL),
+            (signal.SIGHUP, _raise_terminated, signal.SIG_DFL),
+            (signal.SIGINT, _raise_interrupt, signal.default_int_handler),
+        ]
+        for sig, ours, default in wanted:
+            previous = signal.getsignal(sig)
+            if previous is default:
+                signal.signal(sig, ours)
+                saved.append((sig, previous))
+    try:
+        yield
+    finally:
+        for sig, previous in saved:
+            signal.signal(sig, previous)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: the compilers (in sessions of their own, so the terminal's SIGINT misses them)
+    are killed first, so the threads waiting for them return and cleanup can run."""
+    del signum, frame
+    from ._proc import kill_all
+
+    kill_all()
+    raise KeyboardInterrupt
+
+
+def exit_status(exc: BaseException) -> int:
+    """128 + the signal number for a termination, as shells report it; 130 for Ctrl-C."""
+    if isinstance(exc, Terminated):
+        return 128 + exc.signum
+    return 130
 
 
 def freeze_gc_at_exit() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,20 @@ MAX_CAPTURE = 4 << 20
 #: After the process itself has exited, how long its pipes may stay open (held by a
 #: grandchild it left behind) before the whole process group is killed.
 EXIT_GRACE = 2.0
+
+
+_live: set[Any] = set()  # the Popen of every child still running (any thread)
+_live_lock = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill the process group of every child still running: on SIGTERM or Ctrl-C of the
+    build, no compiler, linker or plugin may outlive it (they run in sessions of their own,
+    so the terminal's signals do not reach them)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_group(proc)
 
 
 def exit_description(returncode: int) -> str:
@@ -218,6 +233,29 @@ def run(
     except PermissionError as exc:
         raise VarwheelError(f"cannot execute {argv[0]}: {exc.strerror}", stage=stage, subject=label) from None
     data = None if stdin is None else stdin.encode("utf-8")
+    with _live_lock:
+        _live.add(proc)
+    try:
+        return _finish(proc, argv, label, data, timeout=timeout, check=check, stage=stage, on_start=on_start)
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+
+
+def _finish(
+    proc: Any,
+    argv: tuple[str, ...],
+    label: str,
+    data: bytes | None,
+    *,
+    timeout: float | None,
+    check: bool,
+    stage: str,
+    on_start: Callable[[], None] | None,
+) -> ProcResult:
+    import subprocess
+
+    posix = os.name == "posix"
     with proc:
         try:
             if on_start is not None:

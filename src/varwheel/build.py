@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, TypeVar, Union
 
 from . import pipeline
-from ._exit import freeze_gc_at_exit
+from ._exit import Terminated, exit_status, freeze_gc_at_exit, terminate_cleanly
+from ._proc import kill_all
 from .errors import VarwheelError, from_os_error
 
 __all__ = [
@@ -39,7 +40,12 @@ def _hook(func: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         freeze_gc_at_exit()
         try:
-            return func(*args, **kwargs)
+            with terminate_cleanly():
+                return func(*args, **kwargs)
+        except (KeyboardInterrupt, Terminated) as exc:
+            kill_all()  # compilers run in sessions of their own: end them with us
+            print("varwheel: interrupted; nothing was written", file=sys.stderr, flush=True)
+            raise SystemExit(exit_status(exc)) from None
         except VarwheelError as exc:
             print(exc.render(), file=sys.stderr, flush=True)
             raise SystemExit(1) from None
