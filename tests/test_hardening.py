@@ -472,3 +472,25 @@ def test_a_signal_ends_the_compilers_and_leaves_nothing(tmp_path: Path, sig: str
         assert process_gone(int(pid)), "a compiler outlived the build"
     assert not out.exists() or list(out.iterdir()) == []
     assert list(tmp.iterdir()) == [], "temp dirs were left behind"
+
+
+@pytest.mark.parametrize("what", ["obj", "lib"])
+def test_a_damaged_build_dir_is_detected_and_rebuilt(tmp_path: Path, what: str) -> None:
+    """Truncate the cached objects (or the linked extension) in a kept build dir: the next
+    build compiles (or links) again and gives the same wheel byte for byte."""
+    import shutil
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "c-extension", root)
+    bdir = tmp_path / "bdir"
+    first, second = tmp_path / "one", tmp_path / "two"
+    name = pipeline.build_wheel(root, first, {"build-dir": str(bdir)})
+    damaged = [p for p in (bdir / what).rglob("*") if p.is_file() and (p.suffix in (".o", ".so"))]
+    assert damaged
+    for path in damaged:
+        with open(path, "r+b") as fh:
+            fh.truncate(path.stat().st_size // 2)
+    if what == "obj":  # the link must be redone from the (damaged) objects
+        shutil.rmtree(bdir / "lib")
+    assert pipeline.build_wheel(root, second, {"build-dir": str(bdir)}) == name
+    assert (first / name).read_bytes() == (second / name).read_bytes()

@@ -196,8 +196,8 @@ class Manifests:
                     break
                 current.append(now)
             else:
-                if not (self.obj_dir / f"{entry.object_key}.o").is_file():
-                    continue
+                if not output_intact(self.obj_dir / f"{entry.object_key}.o"):
+                    continue  # missing or damaged (truncated): compiled again, replacing it
                 refreshed = Entry(entry.object_key, tuple(current))
                 if n != 0 or refreshed != entry:
                     # touched files (or an older entry): remember the new stats, best effort
@@ -205,6 +205,36 @@ class Manifests:
                         self.store(slot, [refreshed] + [e for e in entries if e is not entry])
                 return entry.object_key
         return None
+
+
+def output_intact(path: Path) -> bool:
+    """Whether a cached object or linked library looks whole: on ELF platforms its headers
+    must be readable and its program and section header tables (the section headers sit at
+    the end of the file) must lie inside it, so a truncated file is never trusted."""
+    import struct
+    import sys
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        return False
+    if not sys.platform.startswith("linux"):
+        return size > 0
+    if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return False
+    end = "<" if head[5] == 1 else ">"
+    if head[4] == 2:
+        if len(head) < 64:
+            return False
+        phoff, shoff = struct.unpack_from(end + "QQ", head, 32)
+        phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", head, 54)
+    else:
+        phoff, shoff = struct.unpack_from(end + "II", head, 28)
+        phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", head, 42)
+    tables_end: int = max(phoff + phentsize * phnum, shoff + shentsize * shnum)
+    return tables_end <= size
 
 
 class LinkHistory:

@@ -15,7 +15,17 @@ from typing import Callable, Union
 from .. import _log, _proc
 from ..config.model import ExtModule
 from ..errors import VarwheelError
-from .cache import Entry, FileHasher, FileState, LinkHistory, Manifests, digest, hash_file, object_key
+from .cache import (
+    Entry,
+    FileHasher,
+    FileState,
+    LinkHistory,
+    Manifests,
+    digest,
+    hash_file,
+    object_key,
+    output_intact,
+)
 from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from
 from .model import BuildProducts, BuiltExtension, CompileRequest
@@ -505,7 +515,7 @@ class _Builder:
                 link = self.prepare_link(plan, skipped)
                 if link is None:
                     continue
-                if link.out.is_file():
+                if output_intact(link.out):
                     built[plan.module.name] = self.product(plan, link.out)
                     continue
                 ready.append(link)
@@ -555,7 +565,7 @@ class _Builder:
                                 continue
                             if link is None:
                                 continue
-                            if link.out.is_file():
+                            if output_intact(link.out):
                                 counter.done += 1  # counted as a link, but it is up to date
                                 built[plan.module.name] = self.product(plan, link.out)
                             else:
