@@ -34,13 +34,38 @@ def render_record(rows: Iterable[RecordRow], record_path: str) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+#: A RECORD larger than this is not a wheel's (pip-installed CUDA wheels have ~2 MB ones).
+MAX_RECORD_BYTES = 64 << 20
+
+
 def parse_record(data: bytes) -> list[RecordRow]:
+    """Rows of a RECORD file; ``ValueError`` (one line) for anything that is not one.
+
+    Strict: UTF-8, CSV with three fields per row, sizes as ASCII digits (at most 20), no path
+    listed twice, and fields no longer than the csv module's limit.
+    """
+    if len(data) > MAX_RECORD_BYTES:
+        raise ValueError(f"RECORD is larger than {MAX_RECORD_BYTES >> 20} MiB")
     rows = []
-    for fields in csv.reader(io.StringIO(data.decode("utf-8"))):
-        if not fields:
-            continue
-        if len(fields) != 3:
-            raise ValueError(f"RECORD row {fields!r} has {len(fields)} fields, not 3")
-        path, digest, size = fields
-        rows.append(RecordRow(path, digest, int(size) if size else None))
+    seen: set[str] = set()
+    try:
+        for fields in csv.reader(io.StringIO(data.decode("utf-8"), newline="")):
+            if not fields:
+                continue
+            if len(fields) != 3:
+                raise ValueError(f"a RECORD row has {len(fields)} fields, not 3: {_show(fields)}")
+            path, digest, size = fields
+            if size and not (size.isascii() and size.isdigit() and len(size) <= 20):
+                raise ValueError(f"size {_show(size)} of {_show(path)} is not a number")
+            if path in seen:
+                raise ValueError(f"{_show(path)} is listed twice")
+            seen.add(path)
+            rows.append(RecordRow(path, digest, int(size) if size else None))
+    except csv.Error as exc:
+        raise ValueError(f"not a CSV file ({exc})") from None
     return rows
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -12,10 +12,12 @@ import dataclasses
 import hashlib
 import os
 import stat
+import struct
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from .._paths import member_name_problem
 from ..errors import VarwheelError
 from .filename import WheelName
 from .record import parse_record, urlsafe_digest
@@ -39,14 +41,12 @@ def _err(detail: str, subject: str, hint: str = "") -> VarwheelError:
 
 
 def _check_name(name: str, wheel: str) -> None:
-    subject = f"{wheel}: {name}"
-    if name.startswith("/") or name.startswith("\\") or (len(name) > 1 and name[1] == ":"):
-        raise _err("absolute member name in the archive", subject)
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if ".." in parts:
-        raise _err("member name escapes the wheel ('..')", subject)
-    if "\0" in name:
-        raise _err("NUL byte in member name", subject)
+    """The one member-name rule (``_paths``): nothing absolute, no ``..``, backslashes,
+    control characters, empty components or non-UTF-8; shown with repr() so a hostile name
+    cannot break the error line."""
+    problem = member_name_problem(name)
+    if problem is not None:
+        raise _err(f"unsafe member name {name!r}: {problem}", wheel)
 
 
 def _check_size(info: zipfile.ZipInfo, wheel: str) -> None:
@@ -70,12 +70,50 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
         name = WheelName.parse(wheel)
     except VarwheelError as exc:
         raise _err(exc.detail, wheel, exc.hint) from None
+    where = [""]  # the member being read, for the error message
     try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise _err(f"not a valid zip archive ({exc})", wheel) from None
+        return _unpack(path, dest, wheel, name, where)
     except OSError as exc:
-        raise _err(f"cannot read: {exc.strerror}", wheel) from None
+        if exc.errno is None:  # zipfile raises bare OSError for some malformed headers
+            raise _err(f"damaged zip archive ({exc})", _at(wheel, where)) from None
+        raise _err(f"cannot read: {exc.strerror}", _at(wheel, where)) from None
+    except _ZIP_ERRORS as exc:
+        raise _err(f"damaged or unsupported zip archive ({_short(exc)})", _at(wheel, where)) from None
+
+
+#: What zipfile (and zlib under it) raise on malformed input: bad magic and offsets, unknown
+#: versions or compression methods, truncated streams, names that are not text, sizes that do
+#: not fit. None of it is a bug of ours: it is the archive.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    EOFError,
+    zlib.error,
+    struct.error,
+    OverflowError,
+    UnicodeError,
+    IndexError,
+    KeyError,
+)
+#: Compression methods a wheel may use (stored, deflate, bzip2, lzma: what zipfile reads).
+_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+            zipfile.ZIP_LZMA: "lzma"}  # fmt: skip
+
+
+def _at(wheel: str, where: list[str]) -> str:
+    return f"{wheel}: {where[0]}" if where[0] else wheel
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _unpack(path: Path, dest: Path, wheel: str, name: WheelName, where: list[str]) -> StagedWheel:
+    zf = zipfile.ZipFile(path)
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:
@@ -85,6 +123,8 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
         for info in infos:
             _check_name(info.filename, wheel)
             _check_size(info, wheel)
+            if info.compress_type not in _METHODS:
+                raise _err(f"unsupported compression method {info.compress_type}", f"{wheel}: {info.filename}")
             total += info.file_size
             if total > MAX_TOTAL_BYTES:
                 raise _err(
@@ -134,6 +174,7 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
             if info.is_dir() or info.filename in unsigned:
                 continue
             n = info.filename
+            where[0] = n
             target = root.joinpath(*PurePosixPath(n).parts)
             if os.path.commonpath([str(root), str(target)]) != str(root):
                 raise _err("member name escapes the wheel", f"{wheel}: {n}")
