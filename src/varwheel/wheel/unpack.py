@@ -78,7 +78,8 @@ def unpack_wheel(path: Path, dest: Path) -> StagedWheel:
             raise _err(f"damaged zip archive ({exc})", _at(wheel, where)) from None
         raise _err(f"cannot read: {exc.strerror}", _at(wheel, where)) from None
     except _ZIP_ERRORS as exc:
-        raise _err(f"damaged or unsupported zip archive ({_short(exc)})", _at(wheel, where)) from None
+        what = "damaged or unsupported zip archive" if where[0] else "not a valid zip archive"
+        raise _err(f"{what} ({_short(exc)})", _at(wheel, where)) from None
 
 
 #: What zipfile (and zlib under it) raise on malformed input: bad magic and offsets, unknown
