@@ -8,7 +8,14 @@ compiler's own output) when present.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
 
 
 class VarwheelError(Exception):
@@ -31,10 +38,12 @@ class VarwheelError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """``subject: detail (hint)`` on one line: control characters that came in with
+        untrusted names (a newline in a filename, an escape sequence) are shown escaped."""
         text = f"{self.subject}: {self.detail}" if self.subject else self.detail
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return _CONTROL.sub(_escape, text)
 
     def render(self) -> str:
         """The message printed by hooks and the CLI."""

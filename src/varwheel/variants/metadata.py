@@ -103,16 +103,30 @@ class VariantMetadata:
         return dict(self.variants)
 
 
+#: variant.json and -variants.json are small (a release of a hundred variants is ~50 KB).
+MAX_METADATA_BYTES = 16 << 20
+
+
 def parse_metadata(data: bytes | str, subject: str, *, single: bool = False) -> VariantMetadata:
     """Parse and validate variant metadata (``single``: a wheel's variant.json)."""
+    if len(data) > MAX_METADATA_BYTES:
+        raise VarwheelError(f"larger than {MAX_METADATA_BYTES >> 20} MiB", stage="variants", subject=subject)
     try:
         obj = json.loads(data)
     except ValueError as exc:
         raise VarwheelError(f"not valid JSON: {exc}", stage="variants", subject=subject) from None
+    except RecursionError:
+        raise VarwheelError(
+            "not valid variant metadata: nested too deeply", stage="variants", subject=subject
+        ) from None
     try:
         return _parse(obj, subject, single)
     except ConfigError as exc:
         raise VarwheelError(exc.detail, stage="variants", subject=exc.subject, hint=exc.hint) from None
+    except RecursionError:
+        raise VarwheelError(
+            "not valid variant metadata: nested too deeply", stage="variants", subject=subject
+        ) from None
 
 
 def _err(subject: str, detail: str) -> VarwheelError:
@@ -140,9 +154,7 @@ def _parse(obj: Any, subject: str, single: bool) -> VariantMetadata:
         or not all(isinstance(n, str) and NAME_RE.match(n) for n in ns)
         or len(set(ns)) != len(ns)
     ):
-        raise _err(
-            f"{subject}: default-priorities.namespace", "must be a non-empty list of unique namespaces"
-        )
+        raise _err(f"{subject}: default-priorities.namespace", "must be a non-empty list of unique namespaces")
     providers: dict[str, Any] = {}
     if schema == "850":
         prov = obj.get("providers")
@@ -181,5 +193,3 @@ def _parse(obj: Any, subject: str, single: bool) -> VariantMetadata:
         providers=tuple(sorted(providers.items())),
         variants=tuple(sorted(parsed.items())),
     )
-
-
