@@ -494,3 +494,18 @@ def test_a_damaged_build_dir_is_detected_and_rebuilt(tmp_path: Path, what: str) 
         shutil.rmtree(bdir / "lib")
     assert pipeline.build_wheel(root, second, {"build-dir": str(bdir)}) == name
     assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+@pytest.mark.parametrize("expr", ["MIT OR", "Foo-Bar-1", "MIT AND (Apache-2.0"])
+def test_invalid_license_expressions_are_refused(tmp_path: Path, expr: str) -> None:
+    err = _fails(make(tmp_path, project=f'license = "{expr}"\n'), "sdist", tmp_path / "out")
+    assert "project.license" in err.render()
+
+
+def test_license_expressions_are_written_canonically(tmp_path: Path) -> None:
+    import zipfile
+
+    out = tmp_path / "out"
+    name = pipeline.build_wheel(make(tmp_path, project='license = "mit or apache-2.0"\n'), out, {})
+    with zipfile.ZipFile(out / name) as zf:
+        assert "License-Expression: MIT OR Apache-2.0\n" in zf.read("evil-1.0.dist-info/METADATA").decode()

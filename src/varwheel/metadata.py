@@ -209,8 +209,28 @@ def _entry_points(meta: pyproject_metadata.StandardMetadata) -> bytes | None:
     return "\n".join(lines).encode("utf-8")
 
 
+def _canonical_license(project: dict[str, Any]) -> None:
+    """A PEP 639 ``license`` expression is written only in the form packaging accepts
+    (``mit or apache-2.0`` becomes ``MIT OR Apache-2.0``); anything else is an error."""
+    lic = project.get("license")
+    if not isinstance(lic, str):
+        return
+    from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
+
+    try:
+        project["license"] = str(canonicalize_license_expression(lic))
+    except InvalidLicenseExpression as exc:
+        raise ConfigError(
+            f"{exc}",
+            subject="pyproject.toml: project.license",
+            hint="an SPDX expression such as 'MIT OR Apache-2.0'; 'LicenseRef-<name>' for others",
+        ) from None
+
+
 def build_metadata(settings: Settings) -> CoreMetadata:
     data = _project_with_version(settings)
+    data["project"] = dict(data["project"])
+    _canonical_license(data["project"])
     _check_project_paths(data["project"], settings.root)
     try:
         with warnings.catch_warnings():
