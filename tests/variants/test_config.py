@@ -39,6 +39,7 @@ def test_config_settings_names() -> None:
         "variant-schema",
         "provider-timeout",
         "provider-isolation",
+        "builtin-providers",
     )
 
 
@@ -418,7 +419,11 @@ def test_provider_requirements() -> None:
     config, req = parse_variant_config(data, {"variant-label": "null"})
     assert config is not None and req is not None
     assert provider_requirements(config, req) == ["blas-provider; python_version > '3'", "dep"]
+    # x86-64-variant-provider is built in: nothing to install for it
     _, req = parse_variant_config(data, {"variant-label": "v3"})
+    assert req is not None
+    assert provider_requirements(config, req) == ["blas-provider; python_version > '3'", "dep"]
+    _, req = parse_variant_config(data, {"variant-label": "v3", "builtin-providers": "false"})
     assert req is not None
     assert provider_requirements(config, req) == [
         "x86-64-variant-provider",
