@@ -586,6 +586,19 @@ def plugin_providers(config: VariantConfig, request: VariantRequest) -> list[Pro
     return out
 
 
+def build_requirements(config: VariantConfig, request: VariantRequest) -> list[str]:
+    """What a build of ``request`` needs in its build environment: nothing when every provider
+    it queries is built in; ``build`` (which creates plugin environments) when a plugin runs in
+    an isolated environment; the plugins themselves with ``provider-isolation=false``."""
+    if not plugin_providers(config, request):
+        return []
+    if request.isolation:
+        from .providers.env import BUILD_REQUIREMENT
+
+        return [BUILD_REQUIREMENT]
+    return provider_requirements(config, request)
+
+
 def provider_requirements(config: VariantConfig, request: VariantRequest) -> list[str]:
     """Plugin packages a build of ``request`` queries (for get_requires_for_build_wheel when
     ``provider-isolation=false``), built-in providers left out."""

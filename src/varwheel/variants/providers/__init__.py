@@ -29,7 +29,7 @@ from ...errors import VarwheelError
 from ..config import ProviderConfig
 from ..model import NAME_RE, VALUE_RE
 from . import builtin as _builtin
-from .env import cache_root, ensure_env, find_env
+from .env import ProviderEnv, cache_root, ensure_env, find_env
 
 HOST_SCRIPT = Path(__file__).with_name("host.py")
 HOST_VERSION = 1
@@ -163,8 +163,10 @@ def _report(
     return PluginReport(provider.namespace, api, apc, parsed, prov)
 
 
-def _cache_file(cache_dir: Path | None, env_key: str, api: str, hooks: Sequence[str]) -> Path:
-    key = json.dumps({"env": env_key, "api": api, "hooks": sorted(hooks), "host": HOST_VERSION})
+def _cache_file(cache_dir: Path | None, env: ProviderEnv, api: str, hooks: Sequence[str]) -> Path:
+    key = json.dumps(
+        {"env": env.key, "instance": env.instance, "api": api, "hooks": sorted(hooks), "host": HOST_VERSION}
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return cache_root(cache_dir) / "results" / f"{digest}.json"
 
@@ -239,7 +241,7 @@ def query(
             if hit is not None:
                 return hit
             prov = Provenance("cached environment", tuple(requirements), env.installed, str(env.path))
-            cache_path = _cache_file(cache_dir, env.key, api, hooks)
+            cache_path = _cache_file(cache_dir, env, api, hooks)
             cached = _read_cached(cache_path)
             if cached is not None:
                 report = _report(provider, api, hooks, cached, prov)
@@ -255,7 +257,7 @@ def query(
                 return hit
             kind = "new environment" if env.created else "cached environment"
             prov = Provenance(kind, tuple(requirements), env.installed, str(env.path))
-        cache_path = _cache_file(cache_dir, env.key, api, hooks)
+        cache_path = _cache_file(cache_dir, env, api, hooks)
         python = str(env.python)
         argv_prefix = [python, "-I"]
         environ = dict(os.environ)

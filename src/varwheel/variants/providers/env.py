@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,6 +266,7 @@ class ProviderEnv:
     python: Path
     installed: tuple[tuple[str, str], ...] = ()  # (distribution, version), sorted
     created: bool = False  # made by this process
+    instance: str = ""  # unique per creation: cached answers of a rebuilt environment never apply
 
 
 def installed_distributions(python: Path) -> tuple[tuple[str, str], ...]:
@@ -328,7 +330,7 @@ def _verified(env_dir: Path, key: str, requirements: Sequence[str]) -> ProviderE
     recorded = tuple(tuple(x) for x in info.get("installed") or [])
     if installed != recorded or unsatisfied(requirements, installed):
         return None  # changed behind our back, or never complete
-    return ProviderEnv(key, env_dir, python, installed)
+    return ProviderEnv(key, env_dir, python, installed, instance=str(info.get("instance", "")))
 
 
 def find_env(requirements: Sequence[str], cache_dir: Path | None = None) -> ProviderEnv | None:
@@ -424,6 +426,7 @@ def ensure_env(requirements: Sequence[str], *, namespace: str, cache_dir: Path |
                 "interpreter": interpreter_id(),
                 "source": source_id(),
                 "installed": [list(x) for x in installed],
+                "instance": uuid.uuid4().hex,
             }
             (staging / _MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True), encoding="utf-8")
             os.replace(staging, final)
@@ -433,7 +436,7 @@ def ensure_env(requirements: Sequence[str], *, namespace: str, cache_dir: Path |
     found = find_env(requirements, cache_dir)
     if found is None:  # pragma: no cover - we just created it
         raise VarwheelError("provider environment vanished", stage="variants", subject=str(final))
-    created = ProviderEnv(found.key, found.path, found.python, found.installed, created=True)
+    created = ProviderEnv(found.key, found.path, found.python, found.installed, True, found.instance)
     with _ENVS_LOCK:
         _ENVS[str(final)] = created
     return created
