@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
-PLUGIN_NAMES = ("x86-64-variant-provider", "demo-variant-provider")
+PLUGIN_NAMES = ("x86-64-variant-provider", "demo-variant-provider", "old-api-variant-provider")
 
 
 @pytest.fixture()

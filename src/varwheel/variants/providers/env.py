@@ -69,7 +69,7 @@ def interpreter_id() -> dict[str, str]:
 
 def source_id(environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """Where packages come from: pip's effective index settings and uv's index variables."""
-    env = os.environ if environ is None else environ
+    env = _environ() if environ is None else environ
     pip = index_settings(env)
     return {
         "index-url": pip.index_url,
@@ -78,6 +78,13 @@ def source_id(environ: Mapping[str, str] | None = None) -> dict[str, object]:
         "no-index": pip.no_index,
         "uv": {k: env[k] for k in _UV_INDEX_VARS if env.get(k)},
     }
+
+
+def _environ() -> dict[str, str]:
+    """os.environ as the user set it: while a thread installs a plugin, os.environ briefly holds
+    the UV_* variables derived from pip's settings (``_create``); never read it half-way."""
+    with _ENV_LOCK:
+        return dict(os.environ)
 
 
 def key_data(requirements: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -473,8 +480,9 @@ def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> st
         isolated = DefaultIsolatedEnv(installer=installer, path=str(env_dir))  # type: ignore[call-arg,arg-type,unused-ignore]
     else:  # build < 1.6: created in a temp dir, moved into place below
         isolated = DefaultIsolatedEnv(installer=installer)  # type: ignore[arg-type,unused-ignore]
-    settings = index_settings()
-    extra = uv_environ(settings, os.environ) if installer == "uv" else {}
+    user_environ = _environ()
+    settings = index_settings(user_environ)
+    extra = uv_environ(settings, user_environ) if installer == "uv" else {}
     try:
         isolated.__enter__()
     except Exception as exc:
@@ -501,7 +509,7 @@ def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> st
     except subprocess.CalledProcessError as exc:
         out = exc.stderr or exc.stdout or b""
         text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
-        where = uv_describe({**os.environ, **extra}) if installer == "uv" else settings.describe()
+        where = uv_describe({**user_environ, **extra}) if installer == "uv" else settings.describe()
         raise VarwheelError(
             f"cannot install {', '.join(requirements)} with {installer} from {where}",
             stage="variants",

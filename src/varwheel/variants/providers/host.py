@@ -141,11 +141,9 @@ def foreign_api(obj: Any) -> str | None:
         if args is None:
             parts.append(f"no {hook}()")
             continue
-        shown = (["self"] if hook in instance else []) + args
-        if args:
+        if args:  # for a function looked up on a class, this includes self
             foreign = True
-        if shown:
-            parts.append(f"{hook}({', '.join(shown)})")
+            parts.append(f"{hook}({', '.join(args)})")
     legacy = [f"{n}()" for n in _LEGACY if callable(getattr(obj, n, None))]
     if isinstance(getattr(obj, "namespace", None), str):
         legacy.append("a namespace attribute")
