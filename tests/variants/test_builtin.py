@@ -88,8 +88,12 @@ def test_nvidia_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("x86_64", ("x86_64-variant-provider >=0.2, <1",), None, "x86-64-variant-provider"),
         ("x86_64", ("x86-64-variant-provider",), "x86_64_variant_provider", "x86-64-variant-provider"),
         ("x86_64", ("x86-64-variant-provider>=0.3",), None, "which '>=0.3' excludes"),
-        ("x86_64", ("x86-64-variant-provider; sys_platform == 'linux'",), "x86_64_variant_provider",
-         "without extras, marker or URL"),
+        (
+            "x86_64",
+            ("x86-64-variant-provider; sys_platform == 'linux'",),
+            "x86_64_variant_provider",
+            "without extras, marker or URL",
+        ),
         ("x86_64", ("x86-64-variant-provider", "other"), None, "only requirement"),
         ("x86_64", ("provider-variant-x86-64",), None, "not a provider uv implements"),
         ("x86_64", ("x86-64-variant-provider",), "x86_64_variant_provider:Plugin", "plugin-api = "),
@@ -178,8 +182,7 @@ def test_builtin_build_needs_nothing_and_records_provenance(
     assert name.endswith("-cu12.whl")
     out = capsys.readouterr()
     assert (
-        "varwheel: provider nvidia: built-in nvidia-variant-provider 0.0.1 (as uv 0.13.9; nothing installed)"
-        in out.out
+        "varwheel: provider nvidia: built-in nvidia-variant-provider 0.0.1 (as uv 0.13.9; nothing installed)" in out.out
     )
     assert "warning" not in out.err
     assert not (tmp_path / "cache" / "envs").exists()  # no environment was created
