@@ -139,7 +139,7 @@ def test_walkthrough_runs_verbatim(house: Path, tmp_path: Path) -> None:
     for i, (cmd, _shown) in enumerate(steps):
         script.append(f"echo '@@step {i}'")
         script.append(f"{{ {cmd}\n}} 2>&1")
-        script.append("echo \"@@rc $?\"")
+        script.append('echo "@@rc $?"')
     proc = subprocess.run(
         ["bash", "-c", "\n".join(script)], cwd=tree, env=fresh_env(tmp_path, house),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800, check=False,
@@ -173,8 +173,8 @@ def test_plugin_environment_without_build_is_one_line(house: Path, tmp_path: Pat
     check = subprocess.run([str(target / "bin" / "python"), "-c", "import build"], env=env, check=False)
     assert check.returncode != 0  # varwheel no longer pulls build in
     proc = subprocess.run(
-        [str(target / "bin" / "varwheel"), "build", str(REPO / "examples" / "variants"), "-w", "-o", str(tmp_path / "d"),
-         "-C", "variant-label=x86_64_v3", "-C", "builtin-providers=false"],
+        [str(target / "bin" / "varwheel"), "build", str(REPO / "examples" / "variants"), "-w",
+         "-o", str(tmp_path / "d"), "-C", "variant-label=x86_64_v3", "-C", "builtin-providers=false"],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 1
