@@ -231,48 +231,42 @@ def query(
     if not requirements:
         raise _error(provider, "no requirement applies to this environment (all markers are false)")
     cache_path: Path | None = None
+    memo_key: Any
     if isolation:
-        env = find_env(requirements, cache_dir)
-        memo_key: Any = None
-        if env is not None:
-            memo_key = ("env", str(env.path), api, tuple(hooks))
-            with _MEMO_LOCK:
-                hit = _MEMO.get(memo_key)
-            if hit is not None:
-                return hit
-            prov = Provenance("cached environment", tuple(requirements), env.installed, str(env.path))
-            cache_path = _cache_file(cache_dir, env, api, hooks)
-            cached = _read_cached(cache_path)
-            if cached is not None:
-                report = _report(provider, api, hooks, cached, prov)
-                with _MEMO_LOCK:
-                    _MEMO[memo_key] = report
-                return report
-        else:
-            env = ensure_env(requirements, namespace=provider.namespace, cache_dir=cache_dir)
-            memo_key = ("env", str(env.path), api, tuple(hooks))
-            with _MEMO_LOCK:
-                hit = _MEMO.get(memo_key)
-            if hit is not None:
-                return hit
-            kind = "new environment" if env.created else "cached environment"
-            prov = Provenance(kind, tuple(requirements), env.installed, str(env.path))
-        cache_path = _cache_file(cache_dir, env, api, hooks)
-        python = str(env.python)
-        argv_prefix = [python, "-I"]
-        environ = dict(os.environ)
-    else:
-        memo_key = ("interpreter", os.path.realpath(sys.executable), tuple(requirements), api, tuple(hooks))
+        env = find_env(requirements, cache_dir) or ensure_env(
+            requirements, namespace=provider.namespace, cache_dir=cache_dir
+        )
+        memo_key = ("env", str(env.path), env.instance, api, tuple(hooks))
         with _MEMO_LOCK:
             hit = _MEMO.get(memo_key)
         if hit is not None:
             return hit
-        python = sys.executable
-        argv_prefix = [python]
+        kind = "new environment" if env.created else "cached environment"
+        prov = Provenance(kind, tuple(requirements), env.installed, str(env.path))
+        cache_path = _cache_file(cache_dir, env, api, hooks)
+        cached = _read_cached(cache_path)
+        if cached is not None:
+            report = _report(provider, api, hooks, cached, prov)
+            with _MEMO_LOCK:
+                _MEMO[memo_key] = report
+            return report
+        argv_prefix = [str(env.python), "-I"]
+        environ = dict(os.environ)
+    else:
+        # what the build interpreter can import decides the answer
+        memo_key = ("interpreter", os.path.realpath(sys.executable), tuple(sys.path), tuple(requirements), api,
+                    tuple(hooks))  # fmt: skip
+        with _MEMO_LOCK:
+            hit = _MEMO.get(memo_key)
+        if hit is not None:
+            return hit
+        argv_prefix = [sys.executable]
         environ = dict(os.environ)
         # the host runs in a temp dir: relative entries ("" = cwd) become absolute
         environ["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
-        prov = Provenance("build interpreter", tuple(requirements), _interpreter_versions(requirements), python)
+        prov = Provenance(
+            "build interpreter", tuple(requirements), _interpreter_versions(requirements), sys.executable
+        )
     data = _run_host(provider, api, hooks, argv_prefix, environ, timeout)
     report = _report(provider, api, hooks, data, prov)
     cacheable = all(h == ALL for h in hooks) or report.all_properties_compatible

@@ -96,10 +96,10 @@ def _is_64bit() -> bool:
 def interpreter_arch() -> str:
     """The interpreter's architecture as uv names it: x86_64, aarch64 or the machine string."""
     machine = platform.machine().lower()
-    if machine in ("x86_64", "amd64", "x64") and _is_64bit():
-        return "x86_64"
-    if machine in ("aarch64", "arm64") and _is_64bit():
-        return "aarch64"
+    if machine in ("x86_64", "amd64", "x64"):
+        return "x86_64" if _is_64bit() else "i686"  # a 32-bit interpreter on a 64-bit kernel
+    if machine in ("aarch64", "arm64"):
+        return "aarch64" if _is_64bit() else "armv7l"
     return machine
 
 
