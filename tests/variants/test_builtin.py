@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -354,3 +355,26 @@ def test_release_creates_each_environment_once(
     assert len(answered) == 4  # one per x86_64 wheel: the first a new environment, then the same one
     assert "new environment" in answered[0] or "cached environment" in answered[0]
     assert "(x86-64-variant-provider 0.1.0)" in answered[0]
+
+
+@pytest.mark.slow
+def test_sbom_names_the_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Linux variant wheel's CycloneDX SBOM lists the provider that decided its variant."""
+    import zipfile
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the audit (and its SBOM) runs for Linux wheels")
+    src = tmp_path / "simdsum"
+    shutil.copytree(Path(__file__).parents[2] / "examples" / "variants", src,
+                    ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))  # fmt: skip
+    monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(tmp_path / "cache"))
+    name = pipeline.build_wheel(src, tmp_path / "dist", {"variant-label": "x86_64_v2"})
+    with zipfile.ZipFile(tmp_path / "dist" / name) as zf:
+        doc = json.loads(zf.read("simdsum-0.1.0.dist-info/sboms/varwheel.cdx.json"))
+    assert {"name": "x86-64-variant-provider", "version": "0.2.1"} in doc["metadata"]["tools"]
+    assert doc["metadata"]["properties"] == [
+        {
+            "name": "varwheel:variant-provider:x86_64",
+            "value": "built-in x86-64-variant-provider 0.2.1 (as uv 0.13.9; nothing installed)",
+        }
+    ]

@@ -187,3 +187,34 @@ def test_plugin_environment_without_build_is_one_line(house: Path, tmp_path: Pat
     ), proc.stderr
     assert errors[0].endswith(" -m pip install 'build>=1.2')"), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_isolated_build_with_the_real_plugin_gets_build(house: Path, plugin_wheelhouse: Path, tmp_path: Path) -> None:
+    """`-C builtin-providers=false` through a real frontend: the backend asks for build>=1.2,
+    the frontend installs it into the build environment, and the build creates the plugin's
+    environment from the same find-links. With the built-in provider nothing of that happens."""
+    env = fresh_env(tmp_path, house)
+    env["PIP_FIND_LINKS"] = f"{house} {plugin_wheelhouse}"
+    target = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+    subprocess.run([str(target / "bin" / "pip"), "install", "-q", "build"], env=env, check=True)
+    src = tmp_path / "simdsum"
+    shutil.copytree(REPO / "examples" / "variants", src, ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))
+
+    def frontend(*settings: str) -> str:
+        cs = [a for s in settings for a in ("-C", s)]
+        proc = subprocess.run(
+            [str(target / "bin" / "python"), "-m", "build", "-w", "-o", str(tmp_path / "dist"), *cs, str(src)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout
+        return proc.stdout
+
+    builtin_out = frontend("variant-label=x86_64_v3")
+    assert "- build>=1.2" not in builtin_out
+    assert "varwheel: provider x86_64: built-in x86-64-variant-provider 0.2.1" in builtin_out
+    plugin_out = frontend("variant-label=x86_64_v3", "builtin-providers=false")
+    assert "- build>=1.2" in plugin_out  # what the frontend installed for get_requires_for_build_wheel
+    assert "varwheel: creating provider environment for x86_64" in plugin_out
+    assert "varwheel: provider x86_64: new environment " in plugin_out
+    assert "x86-64-variant-provider 0.1.0)" in plugin_out  # the installed versions
