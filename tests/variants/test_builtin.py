@@ -378,3 +378,22 @@ def test_sbom_names_the_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             "value": "built-in x86-64-variant-provider 0.2.1 (as uv 0.13.9; nothing installed)",
         }
     ]
+
+
+def test_builtin_as_build_requires_is_refused_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A built-in provider is machine-dependent: it cannot be frozen at build time."""
+    root = tmp_path / "p"
+    (root / "p").mkdir(parents=True)
+    (root / "p" / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "1"\n[variant.default-priorities]\nnamespace = ["x86_64"]\n'
+        '[variant.providers.x86_64]\nbuild-requires = ["x86-64-variant-provider"]\n'
+        '[variant.variants.v2]\nx86_64.level = ["v2"]\n'
+    )
+    monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(tmp_path / "cache"))
+    assert pipeline.get_requires(root, {"variant-label": "v2"}, "wheel") == []
+    with pytest.raises(VarwheelError) as info:
+        pipeline.build_wheel(root, tmp_path / "dist", {"variant-label": "v2"})
+    assert info.value.subject == "pyproject.toml: variant.providers.x86_64.build-requires"
+    assert "all_properties_compatible" in info.value.detail
+    assert not (tmp_path / "cache" / "envs").exists()

@@ -99,6 +99,8 @@ def supported_on_this_machine(
             if native is None:
                 lines.append(f"    (answered by the {report.provenance.describe()})")
             feats = [(fc.name, list(fc.values)) for fc in report.get(SUPPORTED)]
+            if not feats:
+                lines.append("    (nothing supported on this machine)")
         supported[p.namespace] = feats
         for f, vs in feats:
             lines.append(f"    {f}: {', '.join(vs) if vs else '(unsupported)'}")

@@ -580,7 +580,8 @@ def plugin_providers(config: VariantConfig, request: VariantRequest) -> list[Pro
 
     out = []
     for p in queried_providers(config, request):
-        if request.builtin and p.requires and match(p.namespace, p.requires, p.plugin_api)[0] is not None:
+        requires = p.requires or p.build_requires
+        if request.builtin and match(p.namespace, requires, p.plugin_api)[0] is not None:
             continue
         out.append(p)
     return out

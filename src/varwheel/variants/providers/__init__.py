@@ -181,10 +181,13 @@ def _read_cached(path: Path) -> Any:
 
 
 def builtin_for(provider: ProviderConfig, enabled: bool = True) -> _builtin.Builtin | None:
-    """The built-in provider that answers for ``provider`` (only for ``requires`` providers)."""
-    if not enabled or not provider.requires:
+    """The built-in provider that answers for ``provider``. For ``build-requires`` too: a built-in
+    is machine-dependent, so such a build fails on all_properties_compatible with a hint instead
+    of trying to install a package that is not published."""
+    requires = provider.requires or provider.build_requires
+    if not enabled or not requires:
         return None
-    found, _why = _builtin.match(provider.namespace, provider.requires, provider.plugin_api)
+    found, _why = _builtin.match(provider.namespace, requires, provider.plugin_api)
     return found
 
 
