@@ -137,8 +137,6 @@ def resolve_variant(
                     subject=subject,
                     hint=hint,
                 )
-            if report.provenance.kind == "built-in":
-                _warn_unsupported_by_uv(ns, feature, values)
             for value in values:
                 if value not in fc.values:
                     raise VarwheelError(
@@ -147,6 +145,8 @@ def resolve_variant(
                         subject=subject,
                         hint="valid values: " + ", ".join(fc.values),
                     )
+            if report.provenance.kind == "built-in":
+                _warn_unsupported_by_uv(ns, feature, values)
             if len(values) > 1 and not fc.multi_value:
                 raise VarwheelError(
                     f"{ns} :: {feature} takes one value, not {len(values)} ({', '.join(values)})",
