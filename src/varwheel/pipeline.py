@@ -182,13 +182,11 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
 
         reqs += build_requirements(prep.audit, True)
     if kind in ("wheel", "editable"):
-        # provider-isolation=false queries the plugins in the build environment itself, so
-        # the frontend has to install them there.
-        from .variants.config import provider_requirements
-
         vconfig, vrequest = prep.variant_config, prep.variant_request
-        if vconfig is not None and vrequest is not None and not vrequest.isolation:
-            reqs += [r for r in provider_requirements(vconfig, vrequest) if r not in reqs]
+        if vconfig is not None and vrequest is not None:
+            from .variants.config import build_requirements as variant_requirements
+
+            reqs += [r for r in variant_requirements(vconfig, vrequest) if r not in reqs]
     return reqs
 
 
@@ -334,6 +332,7 @@ def build_wheel(
                 staged,
                 prep.audit,
                 x86_64_level=level,
+                variant_providers=variant.providers if variant is not None else (),
                 work_dir=work / "audit",
                 on_repaired=lambda paths: fills.append(cache.fill(paths, ZIP_LEVEL)),
             )

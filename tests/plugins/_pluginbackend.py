@@ -56,6 +56,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             with open(rel, "rb") as fh:
                 add(rel, fh.read())
         add(f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode())
+        if os.path.exists("entry_points.txt"):
+            with open("entry_points.txt", "rb") as fh:
+                add(f"{dist_info}/entry_points.txt", fh.read())
         add(
             f"{dist_info}/WHEEL",
             b"Wheel-Version: 1.0\nGenerator: pluginbackend\nRoot-Is-Purelib: true\nTag: py3-none-any\n",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
-PLUGIN_NAMES = ("x86-64-variant-provider", "demo-variant-provider")
+PLUGIN_NAMES = ("x86-64-variant-provider", "demo-variant-provider", "old-api-variant-provider")
 
 
 @pytest.fixture()
@@ -54,3 +54,11 @@ def offline_index(monkeypatch: pytest.MonkeyPatch, plugin_wheelhouse: Path, tmp_
     cache = tmp_path / "cache"
     monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(cache))
     return cache
+
+
+@pytest.fixture(autouse=True)
+def _fresh_provider_memo() -> None:
+    """Each test starts without the provider answers an earlier test left in this process."""
+    from varwheel.variants.providers import forget
+
+    forget()

@@ -39,6 +39,7 @@ def test_config_settings_names() -> None:
         "variant-schema",
         "provider-timeout",
         "provider-isolation",
+        "builtin-providers",
     )
 
 
@@ -418,10 +419,31 @@ def test_provider_requirements() -> None:
     config, req = parse_variant_config(data, {"variant-label": "null"})
     assert config is not None and req is not None
     assert provider_requirements(config, req) == ["blas-provider; python_version > '3'", "dep"]
+    # x86-64-variant-provider is built in: nothing to install for it
     _, req = parse_variant_config(data, {"variant-label": "v3"})
+    assert req is not None
+    assert provider_requirements(config, req) == ["blas-provider; python_version > '3'", "dep"]
+    _, req = parse_variant_config(data, {"variant-label": "v3", "builtin-providers": "false"})
     assert req is not None
     assert provider_requirements(config, req) == [
         "x86-64-variant-provider",
         "blas-provider; python_version > '3'",
         "dep",
     ]
+
+
+def test_builtin_providers_key_and_setting() -> None:
+    data = project()
+    config, req = parse_variant_config(data, {"variant-label": "null"})
+    assert config is not None and config.builtin and req is not None and req.builtin
+    data["tool"] = {"varwheel": {"builtin-providers": False}}
+    config, req = parse_variant_config(data, {"variant-label": "null"})
+    assert config is not None and not config.builtin and req is not None and not req.builtin
+    _, req = parse_variant_config(data, {"variant-label": "null", "builtin-providers": "true"})
+    assert req is not None and req.builtin  # the config setting overrides the table
+    data["tool"] = {"varwheel": {"builtin-providers": "no"}}
+    err = error(data, {"variant-label": "null"})
+    assert err.subject == "pyproject.toml: tool.varwheel.builtin-providers"
+    assert "must be a boolean, not" in err.detail
+    err = error(project(), {"builtin-providers": "maybe"})
+    assert "builtin-providers" in err.one_line()

@@ -92,9 +92,12 @@ def test_providers_command(capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     monkeypatch.setenv("X86_64_VARIANT_PROVIDER_LEVEL", "v3")
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
-    args = parser.parse_args(["providers", str(EXAMPLE), "--no-isolation"])
+    # --no-builtin: the test plugin (named like the provider varwheel implements itself) answers
+    args = parser.parse_args(["providers", str(EXAMPLE), "--no-isolation", "--no-builtin"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
+    assert "x86_64: plugin x86_64_variant_provider from x86-64-variant-provider\n" in out
+    assert "(answered by the build interpreter " in out
     assert "level: v3, v2, v1" in out
     assert "1. x86_64_v3\n  2. x86_64_v2\n  3. x86_64_v1\n  4. null\n  5. (non-variant wheel)" in out
     assert "not installable here: x86_64_v4" in out

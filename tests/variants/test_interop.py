@@ -10,8 +10,9 @@
 
 uv (0.13.x) does not install the plugin named in ``providers.x86_64.requires``: it carries
 its own implementation of the provider package ``x86-64-variant-provider`` and skips
-providers it does not know (the release then resolves to ``null``). The plugin wheelhouse is
-passed anyway, as a newer uv that installs plugins would need it.
+providers it does not know (the release then resolves to ``null``); so does varwheel (the
+build below uses the built-in provider; test_uv_agrees.py compares the two). The plugin
+wheelhouse is passed anyway, as a newer uv that installs plugins would need it.
 """
 
 from __future__ import annotations

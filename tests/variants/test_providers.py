@@ -41,7 +41,7 @@ def test_good_plugin_running_env() -> None:
 @pytest.mark.usefixtures("plugins_on_path")
 def test_module_endpoint_and_default_plugin_api() -> None:
     p = ProviderConfig("x86_64", requires=("x86-64-variant-provider",))
-    report = query(p, [ALL, SUPPORTED], isolation=False)
+    report = query(p, [ALL, SUPPORTED], isolation=False, builtin=False)
     assert report.plugin_api == "x86_64_variant_provider"
     assert report.get(ALL)[0].values == ("v1", "v2", "v3", "v4")
     supported = report.get(SUPPORTED)
@@ -173,7 +173,7 @@ def test_isolated_env_concurrent_builds_share_one_env(offline_index: Path) -> No
 
     def worker() -> None:
         try:
-            results.append(query(provider, [ALL], timeout=60))
+            results.append(query(provider, [ALL], timeout=60, builtin=False))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -204,5 +204,6 @@ def test_uninstallable_plugin_names_requirement_and_index(offline_index: Path) -
 @pytest.mark.slow
 def test_isolated_env_with_pip(offline_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VARWHEEL_PROVIDER_INSTALLER", "pip")
-    report = query(ProviderConfig("x86_64", requires=("x86-64-variant-provider",)), [ALL], timeout=120)
+    provider = ProviderConfig("x86_64", requires=("x86-64-variant-provider",))
+    report = query(provider, [ALL], timeout=120, builtin=False)
     assert report.get(ALL)[0].values == ("v1", "v2", "v3", "v4")

@@ -254,12 +254,18 @@ def test_get_requires_without_provider_isolation(tmp_path: Path, monkeypatch: py
         + '[variant.variants.v3]\nx86_64.level = ["v3"]\n'
     )
     no_iso = {"provider-isolation": "false"}
+    plugins = {"builtin-providers": "false"}
     for kind in ("wheel", "editable"):
-        got = pipeline.get_requires(root, {**no_iso, "variant-label": "v3"}, kind)
+        # x86-64-variant-provider >=0.1 admits 0.2.1, the version varwheel (like uv) builds in
+        assert pipeline.get_requires(root, {**no_iso, "variant-label": "v3"}, kind) == ["extra-provider"]
+        got = pipeline.get_requires(root, {**no_iso, **plugins, "variant-label": "v3"}, kind)
         assert got == ["x86-64-variant-provider >=0.1", "extra-provider"]
         # the x86_64 plugin is not queried for a variant without x86_64 properties
-        assert pipeline.get_requires(root, {**no_iso, "variant-label": "alpha"}, kind) == ["extra-provider"]
-        # isolated providers (the default) and plain builds need nothing from the frontend
-        assert pipeline.get_requires(root, {"variant-label": "v3"}, kind) == []
+        got = pipeline.get_requires(root, {**no_iso, **plugins, "variant-label": "alpha"}, kind)
+        assert got == ["extra-provider"]
+        # isolated plugin environments are created with `build`, which the frontend installs
+        assert pipeline.get_requires(root, {"variant-label": "v3"}, kind) == ["build>=1.2"]
+        # plain builds need nothing
         assert pipeline.get_requires(root, no_iso, kind) == []
+        assert pipeline.get_requires(root, {}, kind) == []
     assert pipeline.get_requires(root, {**no_iso, "variant-label": "v3"}, "sdist") == []

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from .. import _proc
 from ..errors import VarwheelError
@@ -183,7 +183,11 @@ def make_sbom(
     version: str,
     wheel_filename: str,
     grafted: Mapping[str, tuple[str, str, str]],  # arcname -> (soname, source realpath, sha256 hex)
+    providers: Sequence[tuple[str, str, Sequence[tuple[str, str]]]] = (),  # (namespace, origin, packages)
 ) -> bytes:
+    """The CycloneDX document. The variant providers whose answers decided the wheel's variant
+    are build tools (``metadata.tools``, one per provider package and version), and where each
+    answer came from is a ``varwheel:variant-provider:<namespace>`` metadata property."""
     owners = dpkg_owners(src for _s, src, _h in grafted.values())
     distro = _os_release().get("ID", "debian")
     wheel_purl = f"pkg:pypi/{dist.replace('_', '-').lower()}@{version}?file_name={wheel_filename}"
@@ -207,6 +211,9 @@ def make_sbom(
         ]
         components.append(comp)
         refs.append(ref)
+    provider_props = [
+        {"name": f"varwheel:variant-provider:{ns}", "value": origin} for ns, origin, _p in sorted(providers)
+    ]
     doc = {
         "bomFormat": "CycloneDX",
         "specVersion": "1.4",
@@ -219,7 +226,14 @@ def make_sbom(
                 "version": version,
                 "purl": wheel_purl,
             },
-            "tools": [{"name": "varwheel"}],
+            "tools": [
+                {"name": "varwheel"},
+                *(
+                    {"name": name, "version": ver}
+                    for name, ver in sorted({pkg for _ns, _o, pkgs in providers for pkg in pkgs})
+                ),
+            ],
+            **({"properties": provider_props} if provider_props else {}),
         },
         "components": components,
         "dependencies": [{"ref": wheel_purl, "dependsOn": refs}, *({"ref": r} for r in refs)],

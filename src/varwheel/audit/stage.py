@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import _log
@@ -231,6 +231,7 @@ def audit_staged(
     x86_64_level: str | None,
     work_dir: Path,
     on_repaired: Callable[[list[Path]], object] | None = None,
+    variant_providers: Sequence[tuple[str, str, Sequence[tuple[str, str]]]] = (),
 ) -> tuple[StagedWheel, AuditReport]:
     """Audit ``staged``; repair it in place when allowed; return it retagged with a report.
 
@@ -313,7 +314,7 @@ def audit_staged(
         name = name.with_platform(platform)
         if dropped_any:
             purelib = False
-    if result.grafted and config.sbom:
+    if (result.grafted or variant_providers) and config.sbom:
         sbom_dir = staged.root / staged.name.dist_info / "sboms"
         sbom_dir.mkdir(parents=True, exist_ok=True)
         data = make_sbom(
@@ -321,6 +322,7 @@ def audit_staged(
             version=name.version,
             wheel_filename=name.filename,
             grafted={g.arcname: (g.soname, g.source, g.sha256) for g in result.grafted.values()},
+            providers=variant_providers,
         )
         (sbom_dir / SBOM_NAME).write_bytes(data)
     rep = report_from(

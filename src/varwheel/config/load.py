@@ -27,10 +27,13 @@ ConfigSettings = Mapping[str, Union[str, list[str], None]]
 CORE_SETTINGS = ("build-dir", "jobs", "verbose")
 #: config_settings keys of the variant stage (defined here so that validating settings does not
 #: import the variant machinery: varwheel.variants.config re-exports them).
-VARIANT_SETTINGS = ("variant-label", "variant", "variant-schema", "provider-timeout", "provider-isolation")
+VARIANT_SETTINGS = (
+    "variant-label", "variant", "variant-schema", "provider-timeout", "provider-isolation", "builtin-providers",
+)
 
 TOOL_KEYS = (
     "packages", "version-file", "exclude", "script-files", "sdist", "ext-modules", "audit", "variant-flags",
+    "builtin-providers",
 )
 EXT_KEYS = (
     "name", "sources", "include-dirs", "include-dirs-from", "define-macros", "undef-macros",

@@ -11,9 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import _log
 from ..config.model import CompileFlags
 from ..errors import VarwheelError, did_you_mean
-from .config import VariantConfig, VariantRequest
+from .config import ProviderConfig, VariantConfig, VariantRequest
 from .flags import HEADER_NAME, X86_64_LEVELS, compile_flags, variant_header
 from .metadata import FrozenProvider, variant_json
 from .model import Property, format_property
@@ -29,6 +30,39 @@ class VariantResult:
     flags: CompileFlags  # per-property settings + the include dir of varwheel_variant.h
     header: bytes  # the content of varwheel_variant.h (label and properties as macros)
     x86_64_level: str | None  # "v1".."v4" if the variant has x86_64 :: level, else None
+    # the providers queried for this wheel: (namespace, where the answer came from, packages)
+    providers: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+
+
+_WARNED: set[tuple[object, ...]] = set()
+
+
+def uv_warnings(config: VariantConfig) -> list[tuple[ProviderConfig, str]]:
+    """``(provider, line)`` for each ``requires`` provider uv does not implement natively: uv
+    skips it and installs ``null`` instead of the variants that use its namespace."""
+    from .providers.builtin import UV_VERSION, match
+
+    out = []
+    for p in config.providers:
+        if not p.requires:
+            continue
+        found, why = match(p.namespace, p.requires, p.plugin_api)
+        if found is None:
+            out.append((
+                p,
+                f"pyproject.toml: {p.key}.requires: uv {UV_VERSION} does not implement "
+                f"{', '.join(p.requires)} ({why}): it skips this provider, so uv installs the null "
+                f"variant instead of one that uses {p.namespace}",
+            ))
+    return out
+
+
+def warn_uv_once(config: VariantConfig) -> None:
+    for p, line in uv_warnings(config):
+        key = (p.namespace, p.requires, p.plugin_api)
+        if key not in _WARNED:
+            _WARNED.add(key)
+            _log.warn(line)
 
 
 def _subject(request: VariantRequest, prop: Property) -> str:
@@ -53,7 +87,9 @@ def resolve_variant(
     from .providers import ALL, SUPPORTED, query
 
     del project_root  # reserved: relative requirement paths are not supported yet
+    warn_uv_once(config)
     props = request.properties
+    answered: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
     used = set(request.namespaces)
     frozen: list[FrozenProvider] = []
     by_feature: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -75,7 +111,11 @@ def resolve_variant(
             isolation=request.isolation,
             timeout=request.timeout,
             cache_dir=cache_dir,
+            builtin=request.builtin,
         )
+        where = report.provenance.describe()
+        _log.info(f"varwheel: provider {provider.namespace}: {where}")
+        answered.append((provider.namespace, where, report.provenance.packages()))
         if not report.get(ALL):
             raise VarwheelError(
                 "get_all_configs() returned no features",
@@ -105,6 +145,8 @@ def resolve_variant(
                         subject=subject,
                         hint="valid values: " + ", ".join(fc.values),
                     )
+            if report.provenance.kind == "built-in":
+                _warn_unsupported_by_uv(ns, feature, values)
             if len(values) > 1 and not fc.multi_value:
                 raise VarwheelError(
                     f"{ns} :: {feature} takes one value, not {len(values)} ({', '.join(values)})",
@@ -159,4 +201,19 @@ def resolve_variant(
     flags = compile_flags(props, config.flag_map, str(include_dir))
     levels = [v for ns, f, v in props if ns == "x86_64" and f == "level" and v in X86_64_LEVELS]
     level = levels[0] if len(levels) == 1 else None
-    return VariantResult(request.label, props, data, flags, header, level)
+    return VariantResult(request.label, props, data, flags, header, level, tuple(answered))
+
+
+def _warn_unsupported_by_uv(ns: str, feature: str, values: list[str]) -> None:
+    """A property the built-in accepts at build time but uv never reports as supported."""
+    from .providers.builtin import UV_VERSION, uv_reportable
+
+    for value in values:
+        if not uv_reportable(ns, feature, value):
+            key = (ns, (feature, value), "uv")
+            if key not in _WARNED:
+                _WARNED.add(key)
+                _log.warn(
+                    f"{format_property((ns, feature, value))!r} is valid for the {ns} provider, but uv "
+                    f"{UV_VERSION} never reports it as supported, so uv does not install a variant that needs it"
+                )

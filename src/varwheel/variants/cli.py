@@ -32,6 +32,16 @@ def register(subparsers: Any) -> None:
     providers.add_argument(
         "--enable", action="append", default=[], metavar="NS", help="enable an optional provider"
     )
+    providers.add_argument(
+        "--refresh",
+        action="store_true",
+        help="delete and recreate the cached environments of the project's provider plugins",
+    )
+    providers.add_argument(
+        "--no-builtin",
+        action="store_true",
+        help="run the real plugins even for the providers varwheel (like uv) implements itself",
+    )
     providers.set_defaults(func=cmd_providers)
 
 
@@ -48,16 +58,25 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def supported_on_this_machine(
-    config: Any, *, isolation: bool, timeout: float, enable: list[str], cache_dir: Path | None = None
+    config: Any,
+    *,
+    isolation: bool,
+    timeout: float,
+    enable: list[str],
+    cache_dir: Path | None = None,
+    builtin: bool = True,
 ) -> tuple[dict[str, list[tuple[str, list[str]]]], list[str]]:
     """namespace -> ordered (feature, values) for enabled providers, plus report lines."""
-    from .providers import SUPPORTED, query
+    from .providers import SUPPORTED, builtin_for, query
 
     supported: dict[str, list[tuple[str, list[str]]]] = {}
     lines: list[str] = []
     for p in config.providers:
         head = f"{p.namespace}: "
-        if p.kind == "requires":
+        native = builtin_for(p, builtin)
+        if native is not None:
+            head += f"built-in {native.package} {native.version} (as uv implements it; nothing installed)"
+        elif p.kind == "requires":
             head += f"plugin {p.effective_plugin_api()} from {', '.join(p.requires)}"
         elif p.kind == "build-requires":
             head += f"build-time plugin {p.effective_plugin_api()} from {', '.join(p.build_requires)}"
@@ -66,15 +85,22 @@ def supported_on_this_machine(
         if p.optional and p.namespace not in enable:
             lines.append(head + " (optional, disabled; enable with --enable " + p.namespace + ")")
             continue
-        lines.append(head)
         if p.kind == "static-properties":
+            lines.append(head)
             feats = [(f, list(vs)) for f, vs in p.static_properties]
             if p.feature_order:
                 order = list(p.feature_order)
                 feats.sort(key=lambda fv: order.index(fv[0]))
         else:
-            report = query(p, [SUPPORTED], isolation=isolation, timeout=timeout, cache_dir=cache_dir)
+            report = query(
+                p, [SUPPORTED], isolation=isolation, timeout=timeout, cache_dir=cache_dir, builtin=builtin
+            )
+            lines.append(head)
+            if native is None:
+                lines.append(f"    (answered by the {report.provenance.describe()})")
             feats = [(fc.name, list(fc.values)) for fc in report.get(SUPPORTED)]
+            if not feats:
+                lines.append("    (nothing supported on this machine)")
         supported[p.namespace] = feats
         for f, vs in feats:
             lines.append(f"    {f}: {', '.join(vs) if vs else '(unsupported)'}")
@@ -82,17 +108,29 @@ def supported_on_this_machine(
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
+    from .. import _log
     from ..config.load import load_pyproject
     from ..errors import VarwheelError
+    from . import uv_warnings
     from .config import parse_variant_config
     from .ordering import order_variants
+    from .providers import builtin_for, forget
+    from .providers.env import remove_env
 
     root = Path(args.path).resolve()
     config, _ = parse_variant_config(load_pyproject(root), {})
     if config is None:
         raise VarwheelError("the project has no [variant] table", subject=str(root / "pyproject.toml"))
+    builtin = config.builtin and not args.no_builtin
+    for _provider, line in uv_warnings(config):
+        _log.warn(line)
+    if args.refresh:
+        forget()
+        for p in config.providers:
+            if p.has_plugin and builtin_for(p, builtin) is None and remove_env(p.active_requirements()):
+                print(f"varwheel: removed the cached environment for {', '.join(p.active_requirements())}")
     supported, lines = supported_on_this_machine(
-        config, isolation=not args.no_isolation, timeout=args.timeout, enable=args.enable
+        config, isolation=not args.no_isolation, timeout=args.timeout, enable=args.enable, builtin=builtin
     )
     print("providers (namespace priority order):")
     for line in lines:

@@ -137,6 +137,7 @@ class VariantConfig:
     variants: tuple[tuple[str, PropertySet], ...] = ()  # the catalogue, in authored order
     flags: tuple[tuple[Property, FlagSet], ...] = ()
     schema: str | None = None  # "850" / "825" from variant."$schema", None if not set
+    builtin: bool = True  # tool.varwheel.builtin-providers: providers uv implements are built in
 
     def provider(self, namespace: str) -> ProviderConfig:
         for p in self.providers:
@@ -163,6 +164,7 @@ class VariantRequest:
     schema: str = "850"  # "850" | "825"
     timeout: float = DEFAULT_TIMEOUT
     isolation: bool = True
+    builtin: bool = True  # -C builtin-providers (else tool.varwheel.builtin-providers)
 
     @property
     def is_null(self) -> bool:
@@ -454,6 +456,8 @@ def _parse_request(config: VariantConfig, settings: _Settings) -> VariantRequest
             )
     iso_text = settings.single("provider-isolation")
     isolation = True if iso_text is None else parse_bool_setting("provider-isolation", iso_text)
+    builtin_text = settings.single("builtin-providers")
+    builtin = config.builtin if builtin_text is None else parse_bool_setting("builtin-providers", builtin_text)
 
     catalogue = config.catalogue
     if prop_settings is not None:
@@ -490,11 +494,11 @@ def _parse_request(config: VariantConfig, settings: _Settings) -> VariantRequest
                 subject="config setting variant-label",
                 hint=f"use -C variant-label={other[0]}",
             )
-        return VariantRequest(label, props, True, schema, timeout, isolation)
+        return VariantRequest(label, props, True, schema, timeout, isolation, builtin)
 
     assert label_setting is not None
     if label_setting == NULL_LABEL:
-        return VariantRequest(NULL_LABEL, (), False, schema, timeout, isolation)
+        return VariantRequest(NULL_LABEL, (), False, schema, timeout, isolation, builtin)
     if label_setting not in catalogue:
         check_label(label_setting, "config setting variant-label")
         known = ["null", *catalogue]
@@ -504,7 +508,7 @@ def _parse_request(config: VariantConfig, settings: _Settings) -> VariantRequest
             subject="config setting variant-label",
             hint=hint,
         )
-    return VariantRequest(label_setting, catalogue[label_setting], False, schema, timeout, isolation)
+    return VariantRequest(label_setting, catalogue[label_setting], False, schema, timeout, isolation, builtin)
 
 
 def parse_variant_config(
@@ -520,10 +524,12 @@ def parse_variant_config(
     data = pyproject.get("variant")
     tool = pyproject.get("tool")
     flags_data = None
+    builtin_data: Any = None
     if isinstance(tool, Mapping):
         vw = tool.get("varwheel")
         if isinstance(vw, Mapping):
             flags_data = vw.get("variant-flags")
+            builtin_data = vw.get("builtin-providers")
     if data is None:
         if requested:
             key = "variant-label" if st.values.get("variant-label") is not None else "variant"
@@ -537,12 +543,18 @@ def parse_variant_config(
                 "needs a [variant] table", subject="pyproject.toml: tool.varwheel.variant-flags"
             )
         return None, None
+    if builtin_data is not None and not isinstance(builtin_data, bool):
+        raise ConfigError(
+            f"must be a boolean, not {type_name(builtin_data)}",
+            subject="pyproject.toml: tool.varwheel.builtin-providers",
+        )
     namespaces, providers, catalogue, schema = _parse_table(data)
     flags = _parse_flags(flags_data, namespaces) if flags_data is not None else ()
-    config = VariantConfig(namespaces, providers, catalogue, flags, schema)
+    builtin = True if builtin_data is None else builtin_data
+    config = VariantConfig(namespaces, providers, catalogue, flags, schema, builtin)
     if not requested:
         # Still validate the other settings so that typos fail early.
-        for key in ("variant-schema", "provider-timeout", "provider-isolation"):
+        for key in ("variant-schema", "provider-timeout", "provider-isolation", "builtin-providers"):
             if st.values.get(key) is not None:
                 _parse_request_options_only(config, st)
                 break
@@ -555,12 +567,43 @@ def _parse_request_options_only(config: VariantConfig, st: _Settings) -> None:
     _parse_request(config, probe)
 
 
+def queried_providers(config: VariantConfig, request: VariantRequest) -> list[ProviderConfig]:
+    """The plugin providers a build of ``request`` queries: ``requires`` of the namespaces it
+    uses and every ``build-requires``."""
+    used = set(request.namespaces)
+    return [p for p in config.providers if p.build_requires or (p.requires and p.namespace in used)]
+
+
+def plugin_providers(config: VariantConfig, request: VariantRequest) -> list[ProviderConfig]:
+    """Of ``queried_providers``, those that need a plugin (not answered by a built-in)."""
+    from .providers.builtin import match
+
+    out = []
+    for p in queried_providers(config, request):
+        requires = p.requires or p.build_requires
+        if request.builtin and match(p.namespace, requires, p.plugin_api)[0] is not None:
+            continue
+        out.append(p)
+    return out
+
+
+def build_requirements(config: VariantConfig, request: VariantRequest) -> list[str]:
+    """What a build of ``request`` needs in its build environment: nothing when every provider
+    it queries is built in; ``build`` (which creates plugin environments) when a plugin runs in
+    an isolated environment; the plugins themselves with ``provider-isolation=false``."""
+    if not plugin_providers(config, request):
+        return []
+    if request.isolation:
+        from .providers.env import BUILD_REQUIREMENT
+
+        return [BUILD_REQUIREMENT]
+    return provider_requirements(config, request)
+
+
 def provider_requirements(config: VariantConfig, request: VariantRequest) -> list[str]:
     """Plugin packages a build of ``request`` queries (for get_requires_for_build_wheel when
-    ``provider-isolation=false``): ``requires`` of the namespaces used + all ``build-requires``."""
-    used = set(request.namespaces)
+    ``provider-isolation=false``), built-in providers left out."""
     out: list[str] = []
-    for p in config.providers:
-        if p.build_requires or (p.requires and p.namespace in used):
-            out += [r for r in p.active_requirements() if r not in out]
+    for p in plugin_providers(config, request):
+        out += [r for r in p.active_requirements() if r not in out]
     return out

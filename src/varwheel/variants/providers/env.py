@@ -2,9 +2,14 @@
 
 ``<cache>/envs/<key>/`` is a virtual environment created with ``build.env.DefaultIsolatedEnv``
 (uv when available, else pip) holding one provider's plugin packages. ``key`` hashes the
-requirements and the interpreter. An environment is built in a temp dir beside its final
-place and renamed there when complete, under a lock file, so two concurrent builds never see
-a half-built environment and build it only once.
+requirement set, the interpreter and the index settings the packages were installed from (so
+an environment made from a test wheelhouse never answers for a build that uses PyPI). The
+marker file inside records all of that plus the installed distributions; an environment is
+reused only when its marker says it was made for exactly this key, interpreter and
+requirement set and what it holds still satisfies the requirements. Anything else is
+rebuilt. An environment is built in a temp dir beside its final place and renamed there when
+complete, under a lock file, so two concurrent builds never see a half-built environment and
+build it only once; within one process it is looked up once (``_ENVS``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +35,11 @@ from pathlib import Path
 from ... import _log
 from ...errors import VarwheelError
 
-ENV_LAYOUT = 1
+ENV_LAYOUT = 2
 _ENV_LOCK = threading.Lock()
 _MARKER = "varwheel-provider-env.json"
+_ENVS: dict[str, ProviderEnv] = {}  # directory -> environment verified (or created) in this process
+_ENVS_LOCK = threading.Lock()
 
 
 def cache_root(cache_dir: Path | None = None) -> Path:
@@ -59,8 +67,38 @@ def interpreter_id() -> dict[str, str]:
     }
 
 
-def env_key(requirements: Sequence[str]) -> str:
-    data = {"layout": ENV_LAYOUT, "requires": sorted(requirements), "python": interpreter_id()}
+def source_id(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Where packages come from: pip's effective index settings and uv's index variables."""
+    env = _environ() if environ is None else environ
+    pip = index_settings(env)
+    return {
+        "index-url": pip.index_url,
+        "extra-index-urls": list(pip.extra_index_urls),
+        "find-links": list(pip.find_links),
+        "no-index": pip.no_index,
+        "uv": {k: env[k] for k in _UV_INDEX_VARS if env.get(k)},
+    }
+
+
+def _environ() -> dict[str, str]:
+    """os.environ as the user set it: while a thread installs a plugin, os.environ briefly holds
+    the UV_* variables derived from pip's settings (``_create``); never read it half-way."""
+    with _ENV_LOCK:
+        return dict(os.environ)
+
+
+def key_data(requirements: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    return {
+        "layout": ENV_LAYOUT,
+        "requires": sorted(requirements),
+        "python": interpreter_id(),
+        "source": source_id(environ),
+    }
+
+
+def env_key(requirements: Sequence[str], environ: Mapping[str, str] | None = None) -> str:
+    """The cache key: a hash of the requirement set, the interpreter and the index settings."""
+    data = key_data(requirements, environ)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -233,24 +271,107 @@ class ProviderEnv:
     key: str
     path: Path
     python: Path
+    installed: tuple[tuple[str, str], ...] = ()  # (distribution, version), sorted
+    created: bool = False  # made by this process
+    instance: str = ""  # unique per creation: cached answers of a rebuilt environment never apply
 
 
-def _python_in(env_dir: Path) -> Path | None:
+def installed_distributions(python: Path) -> tuple[tuple[str, str], ...]:
+    """``(name, version)`` of every distribution in the site-packages of ``python``'s venv."""
+    env_dir = python.parent.parent  # <venv>/bin/python, <venv>/Scripts/python.exe
+    out: set[tuple[str, str]] = set()
+    for meta in [*env_dir.glob("lib/python*/site-packages/*.dist-info/METADATA"),
+                 *env_dir.glob("Lib/site-packages/*.dist-info/METADATA")]:  # fmt: skip
+        name = version = ""
+        try:
+            with open(meta, encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    if not line.strip():
+                        break
+                    key, _, value = line.partition(":")
+                    if key == "Name":
+                        name = value.strip()
+                    elif key == "Version":
+                        version = value.strip()
+        except OSError:
+            continue
+        if name and version:
+            out.add((name, version))
+    return tuple(sorted(out))
+
+
+def unsatisfied(requirements: Sequence[str], installed: Sequence[tuple[str, str]]) -> list[str]:
+    """The requirements that ``installed`` does not satisfy (name missing or version excluded)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    have = {canonicalize_name(n): v for n, v in installed}
+    missing = []
+    for text in requirements:
+        req = Requirement(text)
+        version = have.get(canonicalize_name(req.name))
+        if version is None or (req.specifier and not req.specifier.contains(version, prereleases=True)):
+            missing.append(text)
+    return missing
+
+
+def _verified(env_dir: Path, key: str, requirements: Sequence[str]) -> ProviderEnv | None:
+    """The environment at ``env_dir`` if its marker says it is exactly this one, else None."""
     marker = env_dir / _MARKER
     try:
         info = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    python = env_dir / info.get("python", "")
-    return python if python.exists() else None
+    if not isinstance(info, dict):
+        return None
+    python = env_dir / str(info.get("python", ""))
+    if (
+        info.get("key") != key
+        or info.get("layout") != ENV_LAYOUT
+        or sorted(info.get("requires") or []) != sorted(requirements)
+        or info.get("interpreter") != interpreter_id()
+        or not python.exists()
+    ):
+        return None
+    installed = installed_distributions(python)
+    recorded = tuple(tuple(x) for x in info.get("installed") or [])
+    if installed != recorded or unsatisfied(requirements, installed):
+        return None  # changed behind our back, or never complete
+    return ProviderEnv(key, env_dir, python, installed, instance=str(info.get("instance", "")))
 
 
 def find_env(requirements: Sequence[str], cache_dir: Path | None = None) -> ProviderEnv | None:
     """The finished environment for ``requirements``, if it exists (cheap: no subprocess)."""
     key = env_key(requirements)
     path = cache_root(cache_dir) / "envs" / key
-    python = _python_in(path)
-    return ProviderEnv(key, path, python) if python else None
+    with _ENVS_LOCK:
+        known = _ENVS.get(str(path))
+    if known is not None:
+        return known
+    found = _verified(path, key, requirements)
+    if found is not None:
+        with _ENVS_LOCK:
+            _ENVS.setdefault(str(path), found)
+    return found
+
+
+def forget_envs() -> None:
+    with _ENVS_LOCK:
+        _ENVS.clear()
+
+
+def remove_env(requirements: Sequence[str], cache_dir: Path | None = None) -> bool:
+    """Delete the cached environment (and its answers' key) for ``requirements``."""
+    key = env_key(requirements)
+    path = cache_root(cache_dir) / "envs" / key
+    with _ENVS_LOCK:
+        _ENVS.pop(str(path), None)
+    if not path.exists():
+        return False
+    envs = path.parent
+    with file_lock(envs / f"{key}.lock"):
+        shutil.rmtree(path, ignore_errors=True)
+    return True
 
 
 def _installer() -> str:
@@ -289,19 +410,32 @@ def ensure_env(requirements: Sequence[str], *, namespace: str, cache_dir: Path |
         if found is not None:
             return found
         final = envs / key
-        if final.exists():  # an unusable leftover (no marker): replace it
+        if final.exists():  # a leftover that is not exactly this environment: replace it
+            _log.info(f"varwheel: replacing provider environment {final}: not made for {', '.join(requirements)}")
             shutil.rmtree(final, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=envs))
         try:
             python_rel = _create(staging, requirements, namespace=namespace)
-            (staging / _MARKER).write_text(
-                json.dumps(
-                    {"python": python_rel, "requires": list(requirements), "interpreter": interpreter_id()},
-                    indent=2,
-                    sort_keys=True,
-                ),
-                encoding="utf-8",
-            )
+            installed = installed_distributions(staging / python_rel)
+            missing = unsatisfied(requirements, installed)
+            if missing:
+                raise VarwheelError(
+                    f"the new provider environment does not satisfy {', '.join(missing)}",
+                    stage="variants",
+                    subject=f"variant.providers.{namespace}",
+                    hint="installed: " + (", ".join(f"{n} {v}" for n, v in installed) or "nothing"),
+                )
+            marker = {
+                "key": key,
+                "layout": ENV_LAYOUT,
+                "python": python_rel,
+                "requires": sorted(requirements),
+                "interpreter": interpreter_id(),
+                "source": source_id(),
+                "installed": [list(x) for x in installed],
+                "instance": uuid.uuid4().hex,
+            }
+            (staging / _MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True), encoding="utf-8")
             os.replace(staging, final)
         finally:
             if staging.exists():
@@ -309,11 +443,33 @@ def ensure_env(requirements: Sequence[str], *, namespace: str, cache_dir: Path |
     found = find_env(requirements, cache_dir)
     if found is None:  # pragma: no cover - we just created it
         raise VarwheelError("provider environment vanished", stage="variants", subject=str(final))
-    return found
+    created = ProviderEnv(found.key, found.path, found.python, found.installed, True, found.instance)
+    with _ENVS_LOCK:
+        _ENVS[str(final)] = created
+    return created
+
+
+BUILD_REQUIREMENT = "build>=1.2"
+
+
+def have_build() -> bool:
+    """Whether ``build`` (which creates provider environments) can be imported here."""
+    import importlib.util
+
+    return importlib.util.find_spec("build") is not None
 
 
 def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> str:
-    from build.env import DefaultIsolatedEnv
+    try:
+        from build.env import DefaultIsolatedEnv
+    except ImportError:
+        raise VarwheelError(
+            f"provider {namespace} needs a plugin environment for {', '.join(requirements)}, and varwheel "
+            "creates it with the 'build' package, which is not installed",
+            stage="variants",
+            subject=f"variant.providers.{namespace}",
+            hint=f"install it: {sys.executable} -m pip install '{BUILD_REQUIREMENT}'",
+        ) from None
 
     installer = _installer()
     reqs = ", ".join(requirements)
@@ -324,8 +480,9 @@ def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> st
         isolated = DefaultIsolatedEnv(installer=installer, path=str(env_dir))  # type: ignore[call-arg,arg-type,unused-ignore]
     else:  # build < 1.6: created in a temp dir, moved into place below
         isolated = DefaultIsolatedEnv(installer=installer)  # type: ignore[arg-type,unused-ignore]
-    settings = index_settings()
-    extra = uv_environ(settings, os.environ) if installer == "uv" else {}
+    user_environ = _environ()
+    settings = index_settings(user_environ)
+    extra = uv_environ(settings, user_environ) if installer == "uv" else {}
     try:
         isolated.__enter__()
     except Exception as exc:
@@ -352,7 +509,7 @@ def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> st
     except subprocess.CalledProcessError as exc:
         out = exc.stderr or exc.stdout or b""
         text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
-        where = uv_describe({**os.environ, **extra}) if installer == "uv" else settings.describe()
+        where = uv_describe({**user_environ, **extra}) if installer == "uv" else settings.describe()
         raise VarwheelError(
             f"cannot install {', '.join(requirements)} with {installer} from {where}",
             stage="variants",
