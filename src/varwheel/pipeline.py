@@ -228,9 +228,31 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
     return path.name
 
 
+@dataclass(frozen=True)
+class WheelResult:
+    """What one wheel build made, for a person reading the summary of a release build."""
+
+    filename: str
+    size: int  # bytes
+    label: str | None  # variant label; None: not a variant wheel
+    properties: tuple[str, ...]  # "ns :: feature :: value", sorted
+    platform: str  # the filename's platform field after the audit
+    x86_64_level: str | None  # the level the variant claims (x86_64 :: level)
+    declared_level: str | None  # the highest level a GNU property note declares (x86_64 audits)
+    grafted: tuple[tuple[str, str], ...]  # (soname, archive name) of vendored libraries
+    variant_json: bytes | None  # the wheel's .dist-info/variant.json
+
+
 def build_wheel(
     root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False
 ) -> str:
+    """Build the wheel into ``out_dir``; its filename (see :func:`build_wheel_result`)."""
+    return build_wheel_result(root, out_dir, config_settings, editable=editable).filename
+
+
+def build_wheel_result(
+    root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False
+) -> WheelResult:
     """config -> variant -> (compile || metadata, sources, staging) -> audit -> archive.
 
     The compiler is started as soon as the settings (and the variant's flags) are known; the
@@ -321,6 +343,7 @@ def build_wheel(
         # ahead of packing with the repaired ELF files while the audit re-checks them.
         deflated = kept_build_dir / "deflated" if kept_build_dir else None
         fills: list[threading.Thread] = []
+        report = None
 
         # ---- audit (Linux platform wheels; editable wheels point at the build dir instead)
         if extensions and audit:
@@ -330,7 +353,7 @@ def build_wheel(
             deflated = deflated or work / "deflated"
             cache = DeflateCache(deflated)
             level = variant.x86_64_level if variant is not None else None
-            staged, _report = audit_staged(
+            staged, report = audit_staged(
                 staged,
                 prep.audit,
                 x86_64_level=level,
@@ -343,7 +366,17 @@ def build_wheel(
         # ---- archive
         path = write_wheel(staged, out_dir, cache_dir=deflated)
         _log.info(f"varwheel: wrote {path.name}")
-        return path.name
+        return WheelResult(
+            filename=path.name,
+            size=path.stat().st_size,
+            label=variant.label if variant is not None else None,
+            properties=tuple(" :: ".join(p) for p in variant.properties) if variant is not None else (),
+            platform=staged.name.platform,
+            x86_64_level=variant.x86_64_level if variant is not None else None,
+            declared_level=report.isa_level if report is not None and not report.pure else None,
+            grafted=report.grafted if report is not None else (),
+            variant_json=variant.variant_json if variant is not None else None,
+        )
 
 
 def _wheel_name(name: str, version: str, platlib: bool, abi3: str | None) -> WheelName:
