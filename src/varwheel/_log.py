@@ -102,6 +102,55 @@ def thread_target(fn: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
+class Held:
+    """Lines printed while a build holds its output (:func:`holding`), kept in order."""
+
+    __slots__ = ("active", "lines")
+
+    def __init__(self) -> None:
+        self.active = True
+        self.lines: list[tuple[TextIO, str]] = []
+
+    def release(self) -> None:
+        """Print what was held and stop holding."""
+        with _write_lock:
+            self.active = False
+            for stream, text in self.lines:
+                stream.write(text)
+            self.lines.clear()
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+
+    def discard(self) -> None:
+        with _write_lock:
+            self.active = False
+            self.lines.clear()
+
+
+_held: contextvars.ContextVar[Held | None] = contextvars.ContextVar("varwheel_log_held", default=None)
+
+
+@contextlib.contextmanager
+def holding() -> Iterator[Held]:
+    """Hold back every line printed in this context (and the threads it starts) until
+    ``release()``; an exception discards them, so its error is the first thing printed.
+
+    The build starts the compiler before it has checked the metadata and the libraries:
+    holding the compile's progress means an error in those checks still comes first.
+    """
+    held = Held()
+    token = _held.set(held)
+    try:
+        yield held
+    except BaseException:
+        held.discard()
+        raise
+    finally:
+        _held.reset(token)
+        if held.active:
+            held.release()
+
+
 def _line(stream: TextIO, text: str, code: str | None = None) -> None:
     # One write per message: the compile threads and the pipeline thread all report, and
     # print() writes the text and its newline separately.
@@ -111,8 +160,13 @@ def _line(stream: TextIO, text: str, code: str | None = None) -> None:
         lines[0] = f"\x1b[{code}m{lines[0]}\x1b[0m"
     if prefix:
         lines = [f"[{prefix}] {ln}" for ln in lines]
+    data = "\n".join(lines) + "\n"
+    held = _held.get()
     with _write_lock:
-        stream.write("\n".join(lines) + "\n")
+        if held is not None and held.active:
+            held.lines.append((stream, data))
+            return
+        stream.write(data)
         stream.flush()
 
 

@@ -1,6 +1,6 @@
 """The only place that knows the stage order and owns temp-dir lifetimes.
 
-    config -> metadata -> variants -> sources -> compile -> stage -> audit -> archive
+config -> metadata -> variants -> sources -> compile -> stage -> audit -> archive
 """
 
 from __future__ import annotations
@@ -243,9 +243,7 @@ class WheelResult:
     variant_json: bytes | None  # the wheel's .dist-info/variant.json
 
 
-def build_wheel(
-    root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False
-) -> str:
+def build_wheel(root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False) -> str:
     """Build the wheel into ``out_dir``; its filename (see :func:`build_wheel_result`)."""
     return build_wheel_result(root, out_dir, config_settings, editable=editable).filename
 
@@ -275,6 +273,7 @@ def build_wheel_result(
     with contextlib.ExitStack() as stack:
         work = stack.enter_context(_tempdir("varwheel-"))
         running = None
+        held: _log.Held | None = None
         kept_build_dir: Path | None = None
         if modules:
             if editable:
@@ -285,6 +284,9 @@ def build_wheel_result(
                 build_dir = work / "build"
             if build_dir != work / "build":
                 kept_build_dir = build_dir
+            # The compile's progress is held back until the checks below passed: an error in
+            # [project] or a missing library is then the first thing printed, not the last.
+            held = stack.enter_context(_log.holding())
             running = stack.enter_context(_compiling(settings, build_dir, variant, cache=kept_build_dir is not None))
 
         # ---- while the compiler runs: metadata, package files, dist-info
@@ -294,6 +296,13 @@ def build_wheel_result(
 
         if meta is None:
             meta = build_metadata(settings)
+        if running is not None and any(m.libraries for m in modules):
+            from .compile import current_toolchain
+            from .compile.libraries import check_libraries
+
+            check_libraries(
+                modules, current_toolchain(), str(settings.root), variant.flags.ldflags if variant is not None else ()
+            )
         prep = Prepared(settings, meta, variant, _audit_config(settings, raw), vconfig, vrequest)
         manifest = wheel_sources(settings, meta.name)
         name_esc, ver_esc = escape_name(meta.name), escape_version(meta.version)
@@ -320,6 +329,8 @@ def build_wheel_result(
             warm_up(prep.audit)
 
         # ---- compiled products
+        if held is not None:
+            held.release()
         products = running.result() if running is not None else None
         extensions = products.extensions if products is not None else ()
         wheel_name = _wheel_name(name_esc, ver_esc, bool(extensions), products.abi3 if products else None)
@@ -335,9 +346,7 @@ def build_wheel_result(
         else:
             for ext in extensions:
                 _copy(ext.path, tree / ext.dest)
-        staged = StagedWheel(
-            root=tree, name=wheel_name, root_is_purelib=not extensions, generator=GENERATOR
-        )
+        staged = StagedWheel(root=tree, name=wheel_name, root_is_purelib=not extensions, generator=GENERATOR)
 
         # Large members are deflated through a cache: kept in a kept build dir, and filled
         # ahead of packing with the repaired ELF files while the audit re-checks them.
