@@ -116,7 +116,8 @@ class Summary:
         return notes, warnings
 
     def print(self, out_dir: Path) -> None:
-        _log.out("")
+        if not _log.quiet():
+            _log.out("")
         _log.out(f"varwheel: built {len(self.rows)} wheel(s) in {out_dir}:")
         for line in self.table():
             _log.out("  " + line)

@@ -23,10 +23,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "audit",
         help="show the platform tag a Linux wheel is consistent with (like auditwheel show)",
-        description="Analyse a wheel (variant wheels included) and report the best manylinux/musllinux "
-        "tag, external libraries, symbol versions and x86-64 level.",
+        description="Analyse a wheel (variant wheels included) and report, like auditwheel show, the best "
+        "manylinux/musllinux tag and the symbol or library that pins it, external libraries, symbol "
+        "versions, the libraries vendored into the wheel (with their SBOM package), the variant and "
+        "the x86-64 level its files need, use and claim.",
     )
-    p.add_argument("wheel", metavar="WHEEL", type=Path)
+    p.add_argument("wheel", metavar="WHEEL", type=Path, help="the wheel file to analyse")
     p.add_argument("--json", action="store_true", help="machine-readable output (auditwheel show --json keys)")
     p.add_argument(
         "--exclude",
@@ -50,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Repair a Linux wheel: vendor external shared libraries into <name>.libs, rewrite "
         "DT_NEEDED/RPATH, retag with the best policy. Variant labels and variant.json are kept.",
     )
-    r.add_argument("wheel", metavar="WHEEL", type=Path)
+    r.add_argument("wheel", metavar="WHEEL", type=Path, help="the wheel file to repair")
     r.add_argument("-w", "--wheel-dir", required=True, type=Path, metavar="DIR", help="output directory")
     r.add_argument("--plat", default="auto", help="target policy (e.g. manylinux_2_28_x86_64); default: auto")
     r.add_argument("--only-plat", action="store_true", help="tag only with --plat, not a better policy")
@@ -82,7 +84,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="allowed level (default: the variant's x86_64 :: level, else v1)",
     )
     r.add_argument("--no-sbom", action="store_true", help="do not write .dist-info/sboms/varwheel.cdx.json")
-    r.add_argument("-z", "--zip-compression-level", type=int, default=ZIP_LEVEL, choices=range(10), metavar="0-9")
+    r.add_argument(
+        "-z",
+        "--zip-compression-level",
+        type=int,
+        default=ZIP_LEVEL,
+        choices=range(10),
+        metavar="0-9",
+        help=f"zip compression level of changed members (default {ZIP_LEVEL}); unchanged ones are copied as they are",
+    )
     r.set_defaults(func=_repair_main)
 
 
