@@ -184,7 +184,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"varwheel {__version__}")
     _add_output_options(parser, top=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", help="the command to run")
     sub.required = True
 
     build = sub.add_parser(

@@ -122,8 +122,8 @@ class Summary:
         for line in self.table():
             _log.out("  " + line)
         notes, warnings = self.findings()
-        for text in notes:
-            _log.note(text)
+        for text in notes:  # part of the result: printed with -q too
+            _log.out(f"varwheel: note: {text}")
         for text in warnings:
             _log.warn(text)
 
