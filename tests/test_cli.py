@@ -111,7 +111,7 @@ def test_verbose_prints_the_commands(tmp_path: Path, flag: list[str]) -> None:
 
 def test_verbose_and_quiet_exclude_each_other() -> None:
     proc = varwheel("-v", "build", "-q", ".")
-    assert proc.returncode == 2 and "exclude each other" in proc.stderr
+    assert proc.returncode == 2 and "exclude each other" in one_error(proc.stderr)
 
 
 # ------------------------------------------------------------------------------- colour
@@ -429,3 +429,12 @@ def test_instruction_levels(insn: str, operands: str, level: int) -> None:
     from varwheel.audit.isa_use import instruction_level
 
     assert instruction_level(insn, operands) == level
+
+
+def test_usage_errors_are_one_error_line() -> None:
+    proc = varwheel("repair", "x.whl")
+    assert proc.returncode == 2
+    assert one_error(proc.stderr) == (
+        "varwheel: error: repair: the following arguments are required: -w/--wheel-dir (see 'varwheel repair --help')"
+    )
+    assert proc.stderr.count("\n") == 1

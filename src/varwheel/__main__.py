@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__, _log, pipeline
 from ._exit import freeze_gc_at_exit
@@ -151,6 +152,17 @@ def _release_label(label: str | None) -> str:
     return "non-variant" if label is None else label
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors as one ``varwheel: error:`` line (status 2), like every other."""
+
+    def error(self, message: str) -> NoReturn:
+        _log.configure(colour=True)
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        subject = f"{command}: " if command else ""
+        _log.error(f"varwheel: error: {subject}{message} (see '{self.prog} --help')")
+        raise SystemExit(2)
+
+
 def _add_output_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """-v/-q, accepted before the command (``varwheel -v build``) and after it.
 
@@ -176,7 +188,7 @@ def _add_output_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="varwheel",
         description="Build, audit and repair wheels for Python projects with C/C++ extensions. "
         "Colour is used when writing to a terminal; NO_COLOR=1 turns it off, FORCE_COLOR=1 on.",
@@ -249,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     freeze_gc_at_exit()
     if args.verbose and args.quiet:
-        parser.error("-v/--verbose and -q/--quiet exclude each other")
+        parser.error("-v/--verbose and -q/--quiet exclude each other")  # exits
     _log.configure(verbosity=_log.VERBOSE if args.verbose else _log.QUIET if args.quiet else _log.NORMAL, colour=True)
     try:
         check_paths(args)

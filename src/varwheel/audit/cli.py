@@ -19,7 +19,7 @@ from .config import ISA_CHOICES, STRIP_CHOICES
 from .report import Vendored
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     p = subparsers.add_parser(
         "audit",
         help="show the platform tag a Linux wheel is consistent with (like auditwheel show)",
