@@ -266,7 +266,7 @@ def test_build_prints_no_dropped_run_paths(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "dropping run-path" not in proc.stdout
     assert re.search(
-        r"^audit: manylinux\S+; x86-64 level: files need v1 \(ISA notes\), wheel claims v1$", proc.stdout, re.M
+        r"^audit: manylinux\S+; x86-64 level: the files' ISA notes need v1, the wheel claims v1$", proc.stdout, re.M
     ), proc.stdout
 
 

@@ -333,8 +333,8 @@ def audit_staged(
     # The level the ELF notes declare (GCC writes them only with -mneeded) and the level the
     # wheel claims: a v3 variant whose files declare nothing "needs v1", which is no error.
     claims = x86_64_level or "v1"
-    isa = f"; x86-64 level: files need {rep.isa_level} (ISA notes), wheel claims {claims}" if rep.isa_level else ""
-    _log.info(f"audit: {name.platform}{isa}")
+    isa = f"; x86-64 level: the files' ISA notes need {rep.isa_level}, the wheel claims {claims}"
+    _log.info(f"audit: {name.platform}" + (isa if rep.isa_level else ""))
     del work_dir  # nothing scratch is needed: the tree is edited in place
     return staged.replace(name=name, root_is_purelib=purelib), rep
 
