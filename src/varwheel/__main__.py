@@ -156,10 +156,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse's usage errors as one ``varwheel: error:`` line (status 2), like every other."""
 
     def error(self, message: str) -> NoReturn:
-        _log.configure(colour=True)
         command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
         subject = f"{command}: " if command else ""
-        _log.error(f"varwheel: error: {subject}{message} (see '{self.prog} --help')")
+        previous = _log.configure(colour=True)
+        try:
+            _log.error(f"varwheel: error: {subject}{message} (see '{self.prog} --help')")
+        finally:
+            _log.configure(verbosity=previous[0], colour=previous[1])
         raise SystemExit(2)
 
 
@@ -262,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     freeze_gc_at_exit()
     if args.verbose and args.quiet:
         parser.error("-v/--verbose and -q/--quiet exclude each other")  # exits
-    _log.configure(verbosity=_log.VERBOSE if args.verbose else _log.QUIET if args.quiet else _log.NORMAL, colour=True)
+    verbosity = _log.VERBOSE if args.verbose else _log.QUIET if args.quiet else _log.NORMAL
+    previous = _log.configure(verbosity=verbosity, colour=True)
     try:
         check_paths(args)
         code: int = args.func(args)
@@ -271,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        # main() is also called in-process (tests, scripts): leave the output settings as found
+        _log.configure(verbosity=previous[0], colour=previous[1])
     return code
 
 

@@ -36,11 +36,14 @@ _write_lock = threading.Lock()
 RED, YELLOW, GREEN, BOLD, DIM = "31", "33", "32", "1", "2"
 
 
-def configure(*, verbosity: int = NORMAL, colour: bool = False) -> None:
-    """Called by the ``varwheel`` command: -q/-v and whether colour may be used at all."""
+def configure(*, verbosity: int = NORMAL, colour: bool = False) -> tuple[int, bool]:
+    """Called by the ``varwheel`` command: -q/-v and whether colour may be used at all.
+    Returns the previous ``(verbosity, colour)``, for a caller that restores them."""
     global _verbosity, _colour_allowed
+    previous = (_verbosity, _colour_allowed)
     _verbosity = verbosity
     _colour_allowed = colour
+    return previous
 
 
 def set_verbose(value: bool) -> None:
