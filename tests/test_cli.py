@@ -438,3 +438,11 @@ def test_usage_errors_are_one_error_line() -> None:
         "varwheel: error: repair: the following arguments are required: -w/--wheel-dir (see 'varwheel repair --help')"
     )
     assert proc.stderr.count("\n") == 1
+
+
+def test_missing_compiler_is_not_reported_as_a_missing_library(tmp_path: Path) -> None:
+    root = copy("missing-library", tmp_path)
+    proc = varwheel("build", str(root), "-w", "-o", str(tmp_path / "out"), env={"CC": "/nonexistent/cc"})
+    assert proc.returncode == 1
+    line = one_error(proc.stderr)
+    assert "/nonexistent/cc" in line and "not found" in line and "libraries" not in line, line

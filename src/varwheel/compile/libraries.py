@@ -16,6 +16,7 @@ them is confirmed missing by a tiny link before it is reported, so directories t
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
@@ -39,18 +40,18 @@ def _driver(cmd: Command) -> tuple[str, ...]:
     return tuple(out)
 
 
-def driver_search_dirs(driver: tuple[str, ...]) -> tuple[str, ...]:
-    """``libraries: =a:b:...`` of ``<driver> -print-search-dirs``, normalised; () if unknown."""
+def driver_search_dirs(driver: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``libraries: =a:b:...`` of ``<driver> -print-search-dirs``, normalised; None when the
+    driver cannot be run at all (the compile then reports that, in its own words)."""
     with _lock:
-        known = _driver_dirs.get(driver)
-    if known is not None:
-        return known
-    dirs: list[str] = []
+        if driver in _driver_dirs:
+            return _driver_dirs[driver]
     try:
         res = _proc.run([*driver, "-print-search-dirs"], check=False, stage=STAGE, timeout=30)
     except VarwheelError:
-        res = None
-    if res is not None and res.returncode == 0:
+        return None
+    dirs: list[str] = []
+    if res.returncode == 0:
         for line in res.stdout.splitlines():
             if line.startswith("libraries:"):
                 dirs += [os.path.normpath(d) for d in line.split("=", 1)[-1].split(os.pathsep) if d]
@@ -77,6 +78,8 @@ def _l_dirs(args: Iterable[str], root: str) -> list[str]:
 def _candidates(lib: str) -> list[str]:
     if lib.startswith(":"):
         return [lib[1:]]  # -l:libfoo.so.1 names the file
+    if sys.platform == "darwin":
+        return [f"lib{lib}.dylib", f"lib{lib}.tbd", f"lib{lib}.a"]
     return [f"lib{lib}.so", f"lib{lib}.a"]
 
 
@@ -100,8 +103,11 @@ def check_libraries(
         if not m.libraries or m.optional:  # an optional module's failure is a warning at link time
             continue
         cmd = toolchain.ldcxxshared if m.is_cxx else toolchain.ldshared
+        driver_dirs = driver_search_dirs(_driver(cmd))
+        if driver_dirs is None:
+            continue  # no linker to ask: the compile fails with "C compiler 'x' not found"
         own = _l_dirs([*cmd.argv, *[f"-L{d}" for d in m.library_dirs], *m.extra_link_args, *extra_ldflags], root)
-        dirs = list(dict.fromkeys([*own, *driver_search_dirs(_driver(cmd))]))
+        dirs = list(dict.fromkeys([*own, *driver_dirs]))
         existing = [d for d in dirs if os.path.isdir(d)]
         for n, lib in enumerate(m.libraries):
             names = _candidates(lib)
