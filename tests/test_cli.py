@@ -446,3 +446,23 @@ def test_missing_compiler_is_not_reported_as_a_missing_library(tmp_path: Path) -
     assert proc.returncode == 1
     line = one_error(proc.stderr)
     assert "/nonexistent/cc" in line and "not found" in line and "libraries" not in line, line
+
+
+def test_audit_reads_an_auditwheel_sbom(tmp_path: Path) -> None:
+    """A wheel repaired by auditwheel: its SBOM names packages, not files; the library's name
+    still finds its package."""
+    exe = os.environ.get("VARWHEEL_TEST_AUDITWHEEL") or shutil.which("auditwheel")
+    if not exe or not Path("/usr/include/yaml.h").exists():
+        pytest.skip("needs auditwheel (VARWHEEL_TEST_AUDITWHEEL) and libyaml-dev")
+    root = copy("system-library", tmp_path)
+    proc = varwheel("-q", "build", str(root), "-w", "-o", str(tmp_path / "plain"), "-C", "audit.exclude=libyaml-0.so.2")
+    assert proc.returncode == 0, proc.stderr
+    (plain,) = (tmp_path / "plain").glob("*.whl")
+    env = {**os.environ, "PATH": f"{Path(exe).parent}:{os.environ['PATH']}"}
+    subprocess.run([exe, "repair", "-w", str(tmp_path / "aw"), str(plain)], env=env, check=True, capture_output=True)
+    (repaired,) = (tmp_path / "aw").glob("*.whl")
+    proc = varwheel("audit", str(repaired))
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^  yamlver\.libs/libyaml-0-[0-9a-f]{8}\.so\S* \(soname \S+\)", proc.stdout, re.M), proc.stdout
+    if shutil.which("dpkg"):
+        assert re.search(r"\) from libyaml-0-2 \S+$", proc.stdout, re.M), proc.stdout

@@ -162,7 +162,7 @@ def vendored_libs(staged: StagedWheel) -> tuple[Vendored, ...]:
             for prop in comp.get("properties", []) or []:
                 if isinstance(prop, dict) and prop.get("name") == "varwheel:grafted-as":
                     by_arc[str(prop.get("value"))] = comp
-            if isinstance(comp.get("name"), str):
+            if isinstance(comp.get("name"), str) and not str(comp.get("purl", "")).startswith("pkg:pypi/"):
                 by_name[comp["name"]] = comp
     out = []
     for arc, path in sorted(files):
@@ -170,7 +170,7 @@ def vendored_libs(staged: StagedWheel) -> tuple[Vendored, ...]:
             soname = read_elf(path).soname
         except VarwheelError:
             soname = None
-        comp = by_arc.get(arc) or by_name.get(arc.rsplit("/", 1)[-1])
+        comp = by_arc.get(arc) or by_name.get(arc.rsplit("/", 1)[-1]) or _by_library_name(arc, by_name)
         if comp is None:
             out.append(Vendored(arc, soname))
             continue
@@ -179,6 +179,20 @@ def vendored_libs(staged: StagedWheel) -> tuple[Vendored, ...]:
                 soname = str(prop.get("value"))  # the name it had before grafting renamed it
         out.append(Vendored(arc, soname, str(comp.get("name")), comp.get("version"), comp.get("purl")))
     return tuple(out)
+
+
+def _by_library_name(arcname: str, components: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The SBOM component of a grafted file when the SBOM does not name the file (auditwheel's
+    names only packages): the package named like the library, ``libyaml-0-8ec1a697.so.2.0.9``
+    -> ``libyaml-0`` -> Debian's ``libyaml-0-2``; only an unambiguous match counts."""
+    import re
+
+    base = re.sub(r"-[0-9a-f]{8}(?=\.so)", "", arcname.rsplit("/", 1)[-1])
+    stem = base.split(".so", 1)[0].lower()
+    if not stem:
+        return None
+    matches = [c for name, c in components.items() if name.lower() == stem or name.lower().startswith(stem + "-")]
+    return matches[0] if len(matches) == 1 else None
 
 
 def code_level(staged: StagedWheel) -> str | None:
