@@ -168,6 +168,15 @@ def test_hooks_never_colour(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------- missing paths
 
 
+def test_missing_library_dir_is_reported(tmp_path: Path) -> None:
+    wheel = tmp_path / "x-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    for command in (["audit"], ["repair", "-w", "out"]):
+        proc = varwheel(*command, str(wheel), "--library-dir", "no-such-dir", cwd=tmp_path)
+        assert proc.returncode == 1
+        assert one_error(proc.stderr) == "varwheel: error: no-such-dir: no such file or directory"
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -244,8 +244,8 @@ def make_parser() -> argparse.ArgumentParser:
 # reported as missing before anything reads (or parses the name of) it.
 _PATH_ARGS = {
     "build": ("path",),
-    "audit": ("wheel",),
-    "repair": ("wheel",),
+    "audit": ("wheel", "library_dir"),
+    "repair": ("wheel", "library_dir"),
     "index": ("dirs",),
     "providers": ("path",),
 }
