@@ -475,3 +475,13 @@ def test_audit_reads_an_auditwheel_sbom(tmp_path: Path) -> None:
     assert re.search(r"^  yamlver\.libs/libyaml-0-[0-9a-f]{8}\.so\S* \(soname \S+\)", proc.stdout, re.M), proc.stdout
     if shutil.which("dpkg"):
         assert re.search(r"\) from libyaml-0-2 \S+$", proc.stdout, re.M), proc.stdout
+
+
+def test_audit_of_a_pure_wheel_prints_no_warning(tmp_path: Path) -> None:
+    root = copy("pure", tmp_path)
+    assert varwheel("-q", "build", str(root), "-w", "-o", str(tmp_path / "out")).returncode == 0
+    (wheel,) = (tmp_path / "out").glob("*.whl")
+    proc = varwheel("audit", str(wheel))
+    assert proc.returncode == 0
+    assert proc.stdout == f"{wheel.name} is a pure wheel: it contains no ELF files.\n"
+    assert proc.stderr == ""
