@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tarfile
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__, _log, pipeline
 from ._exit import freeze_gc_at_exit
@@ -77,6 +78,7 @@ def build_release(root: Path, out: Path, settings: dict[str, str | list[str]], s
     build runs alone to fill that cache; the others then run concurrently, cores permitting.
     Wheels are built into a staging directory and copied to ``out`` only when every build
     succeeded, followed by the release file, so a failure leaves nothing new in ``out``.
+    Every line a build prints carries its label; a table of what was built ends the output.
     """
     import shutil
 
@@ -86,93 +88,196 @@ def build_release(root: Path, out: Path, settings: dict[str, str | list[str]], s
     prep = pipeline.prepare(root, settings, resolve_variant=False)
     vconfig = prep.variant_config
     if vconfig is None:
-        raise VarwheelError("the project has no [variant] table", subject="--variants")
-    labels = release_labels(vconfig, spec)
-    cores = available_cores()
+        if spec.strip() not in ("all", "none"):
+            raise VarwheelError(
+                "the project has no [variant] table, so it has no variant labels",
+                subject="--variants",
+                hint="declare variants in pyproject.toml (see docs/variants.md), or use --variants all",
+            )
+        _log.note("the project has no [variant] table: building the non-variant wheel only")
+        labels: list[str | None] = [None]
+    else:
+        labels = release_labels(vconfig, spec)
+    # -C jobs=N is the budget of the whole release (0: every usable core), split between
+    # the builds that run at once.
+    cores = prep.settings.options.jobs or available_cores()
+    results: dict[str | None, pipeline.WheelResult] = {}
     with tempfile.TemporaryDirectory(prefix="varwheel-release-") as tmp:
         stage = Path(tmp) / "dist"
         stage.mkdir()
         shared = dict(settings)
+        shared.pop("jobs", None)
         shared.setdefault("build-dir", str(Path(tmp) / "build"))
 
-        def one(label: str | None, jobs: int) -> str:
+        def one(label: str | None, jobs: int) -> pipeline.WheelResult:
             cs = dict(shared)
-            cs.setdefault("jobs", str(jobs))
+            cs["jobs"] = str(jobs)
             if label is not None:
                 cs["variant-label"] = label
-            return pipeline.build_wheel(root, stage, cs)
+            with _log.labelled(_release_label(label)):
+                try:
+                    return pipeline.build_wheel_result(root, stage, cs)
+                except VarwheelError as exc:
+                    exc.subject = f"{_release_label(label)}: {exc.subject}" if exc.subject else _release_label(label)
+                    raise
 
-        names: dict[str | None, str] = {}
         first = next((label for label in labels if label is not None), None)
         rest = [label for label in labels if label != first or first is None]
         if first is not None:
             # Warm the object cache: the objects every variant shares are compiled here.
-            names[first] = one(first, cores)
+            results[first] = one(first, cores)
         if rest:
             workers = max(1, min(len(rest), cores))
             jobs = max(1, cores // workers)
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for label, name in zip(rest, pool.map(lambda lb: one(lb, jobs), rest)):
-                    names[label] = name
-        member = f"{pipeline.dist_info_name(prep.meta)}/variant.json"
-        variant_jsons = []
-        for label in labels:
-            with zipfile.ZipFile(stage / names[label]) as zf:
-                if member in zf.namelist():
-                    variant_jsons.append(zf.read(member))
+                for label, res in zip(rest, pool.map(lambda lb: one(lb, jobs), rest)):
+                    results[label] = res
+        variant_jsons = [r.variant_json for r in results.values() if r.variant_json is not None]
         index = index_json(variant_jsons) if variant_jsons else None  # fails before publishing
+        from .report import release_summary
+
+        summary = release_summary([results[label] for label in labels], stage)
         for label in labels:
-            with open(stage / names[label], "rb") as src, atomic_output(out / names[label]) as dst:
+            name = results[label].filename
+            with open(stage / name, "rb") as src, atomic_output(out / name) as dst:
                 shutil.copyfileobj(src, dst)
     if index is not None:
         target = out / index_filename(prep.meta.name, prep.meta.version)
         atomic_write(target, index)
         _log.info(f"varwheel: wrote {target.name}")
+    summary.print(out)
+
+
+def _release_label(label: str | None) -> str:
+    return "non-variant" if label is None else label
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors as one ``varwheel: error:`` line (status 2), like every other."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        subject = f"{command}: " if command else ""
+        previous = _log.configure(colour=True)
+        try:
+            _log.error(f"varwheel: error: {subject}{message} (see '{self.prog} --help')")
+        finally:
+            _log.configure(verbosity=previous[0], colour=previous[1])
+        raise SystemExit(2)
+
+
+def _add_output_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """-v/-q, accepted before the command (``varwheel -v build``) and after it.
+
+    The subcommands' copies default to SUPPRESS so that an option given before the command
+    is not reset by the subcommand's own default.
+    """
+    default: object = False if top else argparse.SUPPRESS
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="print every compiler and linker command and more detail (like -C verbose=true)",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="print only warnings, errors and the command's result",
+    )
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="varwheel",
-        description="Build, audit and repair wheels for Python projects with C/C++ extensions.",
+        description="Build, audit and repair wheels for Python projects with C/C++ extensions. "
+        "Colour is used when writing to a terminal; NO_COLOR=1 turns it off, FORCE_COLOR=1 on.",
+        epilog="Run 'varwheel COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"varwheel {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_output_options(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", help="the command to run")
     sub.required = True
 
-    build = sub.add_parser("build", help="build an sdist and a wheel (in-process, no isolation)")
-    build.add_argument("path", nargs="?", default=".", help="project directory (default: .)")
-    build.add_argument("-o", "--outdir", help="output directory (default: PATH/dist)")
+    build = sub.add_parser(
+        "build",
+        help="build an sdist and a wheel (in-process, no isolation)",
+        description="Build the project in PATH with the PEP 517 hooks in this interpreter: the sdist, "
+        "then the wheel from the unpacked sdist (which proves the sdist complete). With --variants, "
+        "a variant release: every wheel, the -variants.json and a summary table.",
+    )
+    build.add_argument("path", nargs="?", default=".", metavar="PATH", help="project directory (default: .)")
+    build.add_argument("-o", "--outdir", metavar="OUTDIR", help="output directory (default: PATH/dist)")
     build.add_argument("-s", "--sdist", action="store_true", help="build the sdist only")
     build.add_argument("-w", "--wheel", action="store_true", help="build the wheel only, from the tree")
     build.add_argument(
-        "-C", "--config-setting", action="append", default=[], metavar="KEY=VALUE",
+        "-C",
+        "--config-setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="a PEP 517 config setting, as for `python -m build -C` (repeatable)",
     )
     build.add_argument(
-        "--variants", metavar="SPEC",
-        help="build a release: 'all' (non-variant, null and every catalogue label) or a comma list of labels",
+        "--variants",
+        metavar="SPEC",
+        help="build a release: 'all' (non-variant, null and every catalogue label) or a comma list of "
+        "labels ('none' is the non-variant wheel); a project without [variant] builds its plain wheel",
     )
-    build.set_defaults(func=cmd_build)
+    build.set_defaults(func=cmd_build, paths=("path",))
 
     from .audit.cli import register as register_audit
     from .variants.cli import register as register_variants
 
     register_audit(sub)
     register_variants(sub)
+    for name, command in sub.choices.items():
+        _add_output_options(command, top=False)
+        command.set_defaults(paths=_PATH_ARGS.get(name, ()))
     return parser
+
+
+# The arguments of each command that name existing files or directories: a missing one is
+# reported as missing before anything reads (or parses the name of) it.
+_PATH_ARGS = {
+    "build": ("path",),
+    "audit": ("wheel", "library_dir"),
+    "repair": ("wheel", "library_dir"),
+    "index": ("dirs",),
+    "providers": ("path",),
+}
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    for attr in getattr(args, "paths", ()):
+        value = getattr(args, attr, None)
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and not os.path.exists(item):
+                raise VarwheelError("no such file or directory", subject=str(item))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     freeze_gc_at_exit()
+    if args.verbose and args.quiet:
+        parser.error("-v/--verbose and -q/--quiet exclude each other")  # exits
+    verbosity = _log.VERBOSE if args.verbose else _log.QUIET if args.quiet else _log.NORMAL
+    previous = _log.configure(verbosity=verbosity, colour=True)
     try:
+        check_paths(args)
         code: int = args.func(args)
     except VarwheelError as exc:
-        print(exc.render(), file=sys.stderr, flush=True)
+        _log.error(exc.render())
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        # main() is also called in-process (tests, scripts): leave the output settings as found
+        _log.configure(verbosity=previous[0], colour=previous[1])
     return code
 
 

@@ -1,6 +1,6 @@
 """The only place that knows the stage order and owns temp-dir lifetimes.
 
-    config -> metadata -> variants -> sources -> compile -> stage -> audit -> archive
+config -> metadata -> variants -> sources -> compile -> stage -> audit -> archive
 """
 
 from __future__ import annotations
@@ -226,9 +226,29 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
     return path.name
 
 
-def build_wheel(
+@dataclass(frozen=True)
+class WheelResult:
+    """What one wheel build made, for a person reading the summary of a release build."""
+
+    filename: str
+    size: int  # bytes
+    label: str | None  # variant label; None: not a variant wheel
+    properties: tuple[str, ...]  # "ns :: feature :: value", sorted
+    platform: str  # the filename's platform field after the audit
+    x86_64_level: str | None  # the level the variant claims (x86_64 :: level)
+    declared_level: str | None  # the highest level a GNU property note declares (x86_64 audits)
+    grafted: tuple[tuple[str, str], ...]  # (soname, archive name) of vendored libraries
+    variant_json: bytes | None  # the wheel's .dist-info/variant.json
+
+
+def build_wheel(root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False) -> str:
+    """Build the wheel into ``out_dir``; its filename (see :func:`build_wheel_result`)."""
+    return build_wheel_result(root, out_dir, config_settings, editable=editable).filename
+
+
+def build_wheel_result(
     root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False
-) -> str:
+) -> WheelResult:
     """config -> variant -> (compile || metadata, sources, staging) -> audit -> archive.
 
     The compiler is started as soon as the settings (and the variant's flags) are known; the
@@ -251,6 +271,7 @@ def build_wheel(
     with contextlib.ExitStack() as stack:
         work = stack.enter_context(_tempdir("varwheel-"))
         running = None
+        held: _log.Held | None = None
         kept_build_dir: Path | None = None
         if modules:
             if editable:
@@ -261,6 +282,9 @@ def build_wheel(
                 build_dir = work / "build"
             if build_dir != work / "build":
                 kept_build_dir = build_dir
+            # The compile's progress is held back until the checks below passed: an error in
+            # [project] or a missing library is then the first thing printed, not the last.
+            held = stack.enter_context(_log.holding())
             running = stack.enter_context(_compiling(settings, build_dir, variant, cache=kept_build_dir is not None))
 
         # ---- while the compiler runs: metadata, package files, dist-info
@@ -270,6 +294,13 @@ def build_wheel(
 
         if meta is None:
             meta = build_metadata(settings)
+        if running is not None and any(m.libraries for m in modules):
+            from .compile import current_toolchain
+            from .compile.libraries import check_libraries
+
+            check_libraries(
+                modules, current_toolchain(), str(settings.root), variant.flags.ldflags if variant is not None else ()
+            )
         prep = Prepared(settings, meta, variant, _audit_config(settings, raw), vconfig, vrequest)
         manifest = wheel_sources(settings, meta.name)
         name_esc, ver_esc = escape_name(meta.name), escape_version(meta.version)
@@ -296,6 +327,8 @@ def build_wheel(
             warm_up(prep.audit)
 
         # ---- compiled products
+        if held is not None:
+            held.release()
         products = running.result() if running is not None else None
         extensions = products.extensions if products is not None else ()
         wheel_name = _wheel_name(name_esc, ver_esc, bool(extensions), products.abi3 if products else None)
@@ -311,14 +344,13 @@ def build_wheel(
         else:
             for ext in extensions:
                 _copy(ext.path, tree / ext.dest)
-        staged = StagedWheel(
-            root=tree, name=wheel_name, root_is_purelib=not extensions, generator=GENERATOR
-        )
+        staged = StagedWheel(root=tree, name=wheel_name, root_is_purelib=not extensions, generator=GENERATOR)
 
         # Large members are deflated through a cache: kept in a kept build dir, and filled
         # ahead of packing with the repaired ELF files while the audit re-checks them.
         deflated = kept_build_dir / "deflated" if kept_build_dir else None
         fills: list[threading.Thread] = []
+        report = None
 
         # ---- audit (Linux platform wheels; editable wheels point at the build dir instead)
         if extensions and audit:
@@ -328,7 +360,7 @@ def build_wheel(
             deflated = deflated or work / "deflated"
             cache = DeflateCache(deflated)
             level = variant.x86_64_level if variant is not None else None
-            staged, _report = audit_staged(
+            staged, report = audit_staged(
                 staged,
                 prep.audit,
                 x86_64_level=level,
@@ -342,7 +374,17 @@ def build_wheel(
         # ---- archive
         path = write_wheel(staged, out_dir, cache_dir=deflated)
         _log.info(f"varwheel: wrote {path.name}")
-        return path.name
+        return WheelResult(
+            filename=path.name,
+            size=path.stat().st_size,
+            label=variant.label if variant is not None else None,
+            properties=tuple(" :: ".join(p) for p in variant.properties) if variant is not None else (),
+            platform=staged.name.platform,
+            x86_64_level=variant.x86_64_level if variant is not None else None,
+            declared_level=report.isa_level if report is not None and not report.pure else None,
+            grafted=report.grafted if report is not None else (),
+            variant_json=variant.variant_json if variant is not None else None,
+        )
 
 
 def _wheel_name(name: str, version: str, platlib: bool, abi3: str | None) -> WheelName:

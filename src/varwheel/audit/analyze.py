@@ -174,11 +174,6 @@ def analyze(
     plat_tags = name.platform.split(".")
     wheel_arch = plat.arch_from_platform_tags(plat_tags)
     libc = plat.libc_from_platform_tags(plat_tags)
-    if wheel_arch is None:
-        _log.warn(
-            f"the architecture could not be deduced from the platform tag {name.platform!r}; "
-            "using the first ELF's"
-        )
     purelib = f"{name.data_dir}/purelib/"
     elfs: dict[str, WheelElf] = {}
     skipped: list[str] = []
@@ -208,6 +203,11 @@ def analyze(
             skipped.append(arcname)
             continue
         if wheel_arch is None:
+            # said only when there is an ELF to take it from: a pure wheel is no puzzle
+            _log.warn(
+                f"the architecture could not be deduced from the platform tag {name.platform!r}; "
+                "using the first ELF's"
+            )
             wheel_arch = info.arch
         elif info.arch != wheel_arch:
             raise VarwheelError(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .. import _log
 from ..errors import VarwheelError
@@ -15,19 +16,20 @@ from ..wheel.staging import StagedWheel
 from ..wheel.unpack import unpack_wheel
 from . import AuditConfig, audit_staged, has_elf, show
 from .config import ISA_CHOICES, STRIP_CHOICES
+from .report import Vendored
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     p = subparsers.add_parser(
         "audit",
         help="show the platform tag a Linux wheel is consistent with (like auditwheel show)",
-        description="Analyse a wheel (variant wheels included) and report the best manylinux/musllinux "
-        "tag, external libraries, symbol versions and x86-64 level.",
+        description="Analyse a wheel (variant wheels included) and report, like auditwheel show, the best "
+        "manylinux/musllinux tag and the symbol or library that pins it, external libraries, symbol "
+        "versions, the libraries vendored into the wheel (with their SBOM package), the variant and "
+        "the x86-64 level its files need, use and claim.",
     )
-    p.add_argument("wheel", metavar="WHEEL", type=Path)
-    p.add_argument(
-        "--json", action="store_true", help="machine-readable output (auditwheel show --json keys)"
-    )
+    p.add_argument("wheel", metavar="WHEEL", type=Path, help="the wheel file to analyse")
+    p.add_argument("--json", action="store_true", help="machine-readable output (auditwheel show --json keys)")
     p.add_argument(
         "--exclude",
         action="append",
@@ -50,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Repair a Linux wheel: vendor external shared libraries into <name>.libs, rewrite "
         "DT_NEEDED/RPATH, retag with the best policy. Variant labels and variant.json are kept.",
     )
-    r.add_argument("wheel", metavar="WHEEL", type=Path)
+    r.add_argument("wheel", metavar="WHEEL", type=Path, help="the wheel file to repair")
     r.add_argument("-w", "--wheel-dir", required=True, type=Path, metavar="DIR", help="output directory")
     r.add_argument("--plat", default="auto", help="target policy (e.g. manylinux_2_28_x86_64); default: auto")
     r.add_argument("--only-plat", action="store_true", help="tag only with --plat, not a better policy")
@@ -82,8 +84,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="allowed level (default: the variant's x86_64 :: level, else v1)",
     )
     r.add_argument("--no-sbom", action="store_true", help="do not write .dist-info/sboms/varwheel.cdx.json")
-    r.add_argument("-z", "--zip-compression-level", type=int, default=ZIP_LEVEL, choices=range(10), metavar="0-9")
+    r.add_argument(
+        "-z",
+        "--zip-compression-level",
+        type=int,
+        default=ZIP_LEVEL,
+        choices=range(10),
+        metavar="0-9",
+        help=f"zip compression level of changed members (default {ZIP_LEVEL}); unchanged ones are copied as they are",
+    )
     r.set_defaults(func=_repair_main)
+
+
+def _require_file(path: Path) -> None:
+    """A missing wheel is reported as missing, before its name is parsed."""
+    if not path.exists():
+        raise VarwheelError("no such file or directory", subject=str(path))
+    if path.is_dir():
+        raise VarwheelError("is a directory, not a wheel file", subject=str(path))
 
 
 def variant_level(staged: StagedWheel) -> str | None:
@@ -104,15 +122,112 @@ def variant_level(staged: StagedWheel) -> str | None:
     return max(levels) if levels else None
 
 
+def variant_of(staged: StagedWheel) -> tuple[str | None, tuple[str, ...]]:
+    """(label, ``ns :: feature :: value`` properties) from a variant wheel's variant.json."""
+    label = staged.name.label
+    if label is None:
+        return None, ()
+    path = staged.dist_info / "variant.json"
+    try:
+        props = json.loads(path.read_text("utf-8"))["variants"][label]
+        out = [f"{ns} :: {feat} :: {v}" for ns, feats in props.items() for feat, vals in feats.items() for v in vals]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return label, ()
+    return label, tuple(sorted(out))
+
+
+def vendored_libs(staged: StagedWheel) -> tuple[Vendored, ...]:
+    """The shared libraries in the wheel's ``*.libs`` directories (auditwheel's and ours), each
+    with its soname and, from the wheel's SBOMs (``.dist-info/sboms/*.json``), its package."""
+    from .elf import is_elf_file, read_elf
+
+    files = [
+        (arc, path)
+        for arc, path in staged.files()
+        if arc.split("/", 1)[0].endswith(".libs") and is_elf_file(Path(path))
+    ]
+    if not files:
+        return ()
+    by_arc: dict[str, dict[str, Any]] = {}
+    by_name: dict[str, dict[str, Any]] = {}
+    sboms = staged.dist_info / "sboms"
+    for doc_path in sorted(sboms.glob("*.json")) if sboms.is_dir() else []:
+        try:
+            doc = json.loads(doc_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        for comp in doc.get("components", []) if isinstance(doc, dict) else []:
+            if not isinstance(comp, dict):
+                continue
+            for prop in comp.get("properties", []) or []:
+                if isinstance(prop, dict) and prop.get("name") == "varwheel:grafted-as":
+                    by_arc[str(prop.get("value"))] = comp
+            if isinstance(comp.get("name"), str) and not str(comp.get("purl", "")).startswith("pkg:pypi/"):
+                by_name[comp["name"]] = comp
+    out = []
+    for arc, path in sorted(files):
+        try:
+            soname = read_elf(path).soname
+        except VarwheelError:
+            soname = None
+        comp = by_arc.get(arc) or by_name.get(arc.rsplit("/", 1)[-1]) or _by_library_name(arc, by_name)
+        if comp is None:
+            out.append(Vendored(arc, soname))
+            continue
+        for prop in comp.get("properties", []) or []:
+            if isinstance(prop, dict) and prop.get("name") == "varwheel:soname":
+                soname = str(prop.get("value"))  # the name it had before grafting renamed it
+        out.append(Vendored(arc, soname, str(comp.get("name")), comp.get("version"), comp.get("purl")))
+    return tuple(out)
+
+
+def _by_library_name(arcname: str, components: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The SBOM component of a grafted file when the SBOM does not name the file (auditwheel's
+    names only packages): the package named like the library, ``libyaml-0-8ec1a697.so.2.0.9``
+    -> ``libyaml-0`` -> Debian's ``libyaml-0-2``; only an unambiguous match counts."""
+    import re
+
+    base = re.sub(r"-[0-9a-f]{8}(?=\.so)", "", arcname.rsplit("/", 1)[-1])
+    stem = base.split(".so", 1)[0].lower()
+    if not stem:
+        return None
+    matches = [c for name, c in components.items() if name.lower() == stem or name.lower().startswith(stem + "-")]
+    return matches[0] if len(matches) == 1 else None
+
+
+def code_level(staged: StagedWheel) -> str | None:
+    """The x86-64 level the instructions of the wheel's own ELF files (not .libs) use."""
+    from .elf import is_elf_file
+    from .isa_use import used_level
+
+    levels = []
+    for arc, path in staged.files():
+        top = arc.split("/", 1)[0]
+        if top.endswith((".libs", ".dist-info")) or not is_elf_file(Path(path)):
+            continue
+        level = used_level(path)
+        if level is not None:
+            levels.append(level)
+    return f"v{max(levels)}" if levels else None
+
+
 def _audit_main(args: argparse.Namespace) -> int:
     cfg = AuditConfig(exclude=tuple(args.exclude), library_dirs=tuple(args.library_dir))
+    _require_file(args.wheel)
     with tempfile.TemporaryDirectory(prefix="varwheel-audit-") as tmp:
         staged = unpack_wheel(args.wheel, Path(tmp) / "tree")
         rep = show(staged, cfg)
-    if args.json:
-        print(rep.dumps())
-    else:
-        print(rep.text())
+        label, props = variant_of(staged)
+        vendored = vendored_libs(staged)
+        rep = dataclasses.replace(
+            rep,
+            variant_label=label,
+            variant_properties=props,
+            vendored=vendored,
+            grafted=tuple((v.soname or v.file, v.file) for v in vendored),
+            code_isa_level=code_level(staged) if rep.isa_level is not None else None,
+        )
+    _log.out(rep.dumps() if args.json else rep.text())
     return 0
 
 
@@ -130,10 +245,11 @@ def _repair_main(args: argparse.Namespace) -> int:
         from .config import _check_plat
 
         _check_plat(cfg.plat, "--plat")
+    _require_file(args.wheel)
     with tempfile.TemporaryDirectory(prefix="varwheel-repair-") as tmp:
         staged = unpack_wheel(args.wheel, Path(tmp) / "tree")
         if not has_elf(staged):
-            print(f"{args.wheel.name}: nothing to repair: the wheel contains no ELF files")
+            _log.info(f"{args.wheel.name}: nothing to repair: the wheel contains no ELF files")
             return 0
         level = args.x86_64_level or variant_level(staged)
         repaired, _rep = audit_staged(staged, cfg, x86_64_level=level, work_dir=Path(tmp) / "work")
@@ -151,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except VarwheelError as exc:
-        print(exc.render(), file=sys.stderr)
+        _log.error(exc.render())
         return 1
 
 

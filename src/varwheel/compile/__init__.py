@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+from .. import _log
 from ..config.model import ExtModule
 from .engine import run_build
 from .model import BuildProducts, BuiltExtension, CompileRequest
@@ -57,7 +58,11 @@ class RunningBuild:
         self._started = threading.Event()
         self._products: BuildProducts | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(req,), name="varwheel-compile", daemon=True)
+        # The caller's context goes along: its log label (a release build's variant) marks
+        # the progress lines the compile prints.
+        self._thread = threading.Thread(
+            target=_log.thread_target(self._run), args=(req,), name="varwheel-compile", daemon=True
+        )
         self._thread.start()
 
     def _run(self, req: CompileRequest) -> None:

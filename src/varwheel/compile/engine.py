@@ -625,7 +625,10 @@ class _Pool:
     def submit(self, fn: Callable[[], object]) -> int:
         self._next += 1
         if len(self._threads) < self._workers:
-            t = threading.Thread(target=self._work, name=f"varwheel-cc-{len(self._threads)}", daemon=True)
+            # In the scheduler's context: progress lines keep a release build's variant label.
+            t = threading.Thread(
+                target=_log.thread_target(self._work), name=f"varwheel-cc-{len(self._threads)}", daemon=True
+            )
             self._threads.append(t)
             t.start()
         self._todo.put((self._next, fn))

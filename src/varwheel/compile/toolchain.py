@@ -67,6 +67,45 @@ def _split(value: str, what: str) -> list[str]:
         raise VarwheelError(f"cannot parse {what} {value!r}: {exc}", stage=STAGE, subject=what) from None
 
 
+def drop_run_paths(argv: list[str]) -> list[str]:
+    """``argv`` without linker run-path options (``-Wl,-rpath,DIR``, ``-Wl,-rpath=DIR``,
+    ``-Wl,-R,DIR``, ``-Wl,-rpath -Wl,DIR``, also inside a longer ``-Wl,`` list).
+
+    Applied to sysconfig's ``LDSHARED``/``LDCXXSHARED``: an interpreter built with a shared
+    libpython outside the system directories (pyenv, python.org) records
+    ``-Wl,-rpath,<prefix>/lib`` there. That run path means nothing inside a wheel (the audit
+    would drop it and say so on every build), so it never reaches the link command; run paths
+    the project asks for (``runtime-library-dirs``, ``LDFLAGS``) are kept.
+    """
+    out: list[str] = []
+    pending = False  # the previous -Wl, list ended in -rpath: the next -Wl, word is its value
+    for word in argv:
+        if not word.startswith("-Wl,"):
+            out.append(word)
+            continue
+        parts = word[4:].split(",")
+        if pending and parts:
+            parts = parts[1:]
+            pending = False
+        kept: list[str] = []
+        skip = False
+        for part in parts:
+            if skip:
+                skip = False
+                continue
+            if part in ("-rpath", "--rpath", "-R"):
+                skip = True
+                continue
+            if part.startswith(("-rpath=", "--rpath=")):
+                continue
+            kept.append(part)
+        if skip:
+            pending = True  # "-Wl,-rpath -Wl,DIR"
+        if kept:
+            out.append("-Wl," + ",".join(kept))
+    return out
+
+
 def toolchain_from(
     environ: Mapping[str, str],
     config_vars: Mapping[str, Any],
@@ -135,6 +174,10 @@ def toolchain_from(
     cxx_argv = _split(cxx, "CXX")
     ld_argv = _split(ldshared, "LDSHARED")
     ldcxx_argv = _split(ldcxxshared, "LDCXXSHARED")
+    if "LDSHARED" not in environ:
+        ld_argv = drop_run_paths(ld_argv)
+    if "LDCXXSHARED" not in environ:
+        ldcxx_argv = drop_run_paths(ldcxx_argv)
 
     return Toolchain(
         cc=Command(tuple(cc_argv + c_flags + cppflags + shared), cc_origin, "C compiler", cc),

@@ -23,6 +23,8 @@ def register(subparsers: Any) -> None:
     providers = subparsers.add_parser(
         "providers",
         help="show what each variant provider reports here and the order variants would be chosen",
+        description="Query every variant provider of the project in PATH on this machine and print the "
+        "order in which a variant-aware installer would choose the project's variants.",
     )
     providers.add_argument("path", nargs="?", default=".", help="project directory (default: .)")
     providers.add_argument(
