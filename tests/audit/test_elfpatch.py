@@ -216,6 +216,19 @@ def test_every_edit_kind_and_growth(name: str, tmp_path: Path) -> None:
     assert not any(t == "RPATH" for t, _v in dynamic(tc, b.mid))
     if tc.can_run():
         assert run_exe(b) == "42\n"
+    # Growing again extends the segment added before instead of adding another one.
+    loads_before = loads(tc, b.mid)
+    p.set_rpath(b.mid, "$ORIGIN/../deps:$ORIGIN/../" + "w" * 300)
+    p.set_soname(b.mid, "libmid-edited-once-more.so")
+    p.apply()
+    assert len(loads(tc, b.mid)) == len(loads_before)
+    assert dynamic(tc, b.mid)[-2:] == [
+        ("SONAME", "libmid-edited-once-more.so"),
+        ("RPATH", "$ORIGIN/../deps:$ORIGIN/../" + "w" * 300),
+    ]
+    assert elflint(b.mid) == lint[b.mid]
+    if tc.can_run():
+        assert run_exe(b) == "42\n"
     p.remove_rpath(b.exe)
     p.apply()
     assert not any(t in ("RPATH", "RUNPATH") for t, _v in dynamic(tc, b.exe))

@@ -370,14 +370,26 @@ class _Editor:
         home = [p for p in self.loads if p[2] <= self.phoff and ph_end <= p[2] + p[5]]
 
         # 1. Room for one more program header right after the table.
-        block = self.block_to_move(ph_end, need_end, home)
+        # A segment this editor (or patchelf) appended earlier ends the file and the address
+        # space: it grows instead of a new one being added.
+        top_load = max(self.loads, key=lambda p: (p[3] + p[6], p[3]))
+        extend = (
+            top_load[2] + top_load[5] == size
+            and top_load[5] == top_load[6]
+            and top_load[3] + top_load[6] == max(p[3] + p[6] for p in self.loads)
+            and top_load[3] >= max(p[3] for p in self.loads)
+        )
+        block = None if extend else self.block_to_move(ph_end, need_end, home)
         strtab_va = next(v for t, v in entries if t == DT_STRTAB)
         dynstr_idx = self.section_at(SHT_STRTAB, self.vaddr_to_offset(strtab_va, len(dynstr), "dynamic string table"))
         dyn_idx = self.section_at(SHT_DYNAMIC, dyn_ph[2])
         orig_addr = {i: self.shdrs[i][3] for i in (dynstr_idx, dyn_idx) if i is not None}
         moved: dict[int, int] = {}  # section index -> address delta
         seg_off = _align(size, 16)
-        seg_vaddr = _align(max(p[3] + p[6] for p in self.loads), page) + seg_off % page
+        if extend:
+            seg_vaddr = top_load[3] + (seg_off - top_load[2])
+        else:
+            seg_vaddr = _align(max(p[3] + p[6] for p in self.loads), page) + seg_off % page
         cursor = seg_off
         tail = bytearray()
         dyn_entries = list(new)
@@ -445,14 +457,19 @@ class _Editor:
         seg_size = cursor - seg_off
         if seg_vaddr + seg_size > self.word_max:
             raise ElfFormatError("no address space left for a new segment")
-        new_ph = [PT_LOAD, PF_R | (PF_W if dyn_moved else 0), seg_off, seg_vaddr, seg_vaddr, seg_size, seg_size, page]
-        last_load = max(i for i, p in enumerate(self.phdrs) if p[0] == PT_LOAD)
-        self.phdrs.insert(last_load + 1, new_ph)
-        for p in self.phdrs:
-            if p[0] == PT_PHDR:
-                p[5] = p[6] = len(self.phdrs) * self.ph_size
-        self.ehdr[10] = len(self.phdrs)
-        out[self.phoff : need_end] = b"".join(self.pack_ph(p) for p in self.phdrs)
+        if extend:
+            top_load[5] = top_load[6] = cursor - top_load[2]
+            top_load[1] |= PF_W if dyn_moved else 0
+        else:
+            flags = PF_R | (PF_W if dyn_moved else 0)
+            new_ph = [PT_LOAD, flags, seg_off, seg_vaddr, seg_vaddr, seg_size, seg_size, page]
+            last_load = max(i for i, p in enumerate(self.phdrs) if p[0] == PT_LOAD)
+            self.phdrs.insert(last_load + 1, new_ph)
+            for p in self.phdrs:
+                if p[0] == PT_PHDR:
+                    p[5] = p[6] = len(self.phdrs) * self.ph_size
+            self.ehdr[10] = len(self.phdrs)
+        out[self.phoff : self.phoff + len(self.phdrs) * self.ph_size] = b"".join(self.pack_ph(p) for p in self.phdrs)
         out[: len(struct.pack(self.ehdr_fmt, *self.ehdr))] = struct.pack(self.ehdr_fmt, *self.ehdr)
         for i, s in enumerate(self.shdrs):
             at = self.shoff + i * self.shentsize
