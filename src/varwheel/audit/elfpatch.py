@@ -95,6 +95,9 @@ _MOVABLE = frozenset(
 )
 
 
+_MAX_MOVED = 64
+
+
 @dataclass
 class Edits:
     soname: str | None = None
@@ -519,7 +522,11 @@ class _Editor:
         if not self.shdrs:
             raise ElfFormatError("no room for another program header, and no section headers to tell what follows it")
         lo, hi = ph_end, need_end
-        for _ in range(len(self.shdrs) + len(self.phdrs) + 2):
+        # Linkers put a handful of sections there; a long chain of overlapping ones is hostile
+        # input, and each round costs a scan of the tables: bounded either way.
+        for _ in range(_MAX_MOVED):
+            if len(secs) > _MAX_MOVED:
+                break
             ranges = [(self.shdrs[i][4], self.shdrs[i][5]) for i in secs] + [(p[2], p[5]) for p in segs]
             nlo = min([lo] + [o for o, _n in ranges])
             nhi = max([hi] + [o + n for o, n in ranges])
@@ -528,7 +535,9 @@ class _Editor:
             lo, hi = nlo, nhi
             secs, segs = file_sections(lo, hi), other_segments(lo, hi)
         else:
-            raise ElfFormatError("cannot find a closed set of sections to move")
+            raise ElfFormatError("no room for another program header: too many sections follow it")
+        if len(secs) > _MAX_MOVED:
+            raise ElfFormatError("no room for another program header: too many sections follow it")
         load = home[0]
         if lo < ph_end or hi > load[2] + load[5]:
             raise ElfFormatError("the sections after the program headers are not all in the first PT_LOAD")
