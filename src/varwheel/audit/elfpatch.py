@@ -577,10 +577,11 @@ class _Editor:
         for s in self.shdrs:
             if s[1] not in (SHT_SYMTAB, SHT_DYNSYM) or s[4] + s[5] > len(out):
                 continue
-            for k in range(s[5] // entsize):
-                at = s[4] + k * entsize
-                f = list(struct.unpack_from(self.sym_fmt, out, at))
-                shndx = f[3] if b64 else f[5]
+            count = s[5] // entsize
+            table = bytes(out[s[4] : s[4] + count * entsize])
+            for k, sym in enumerate(struct.iter_unpack(self.sym_fmt, table)):
+                shndx = sym[3] if b64 else sym[5]
                 if shndx in moved and shndx < SHN_LORESERVE:
+                    f = list(sym)
                     f[4 if b64 else 1] += moved[shndx]
-                    struct.pack_into(self.sym_fmt, out, at, *f)
+                    struct.pack_into(self.sym_fmt, out, s[4] + k * entsize, *f)
