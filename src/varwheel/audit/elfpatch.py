@@ -322,8 +322,8 @@ class _Editor:
                 if lib in edits.replace_needed:
                     val = string(edits.replace_needed[lib])
             elif tag == DT_SONAME:
-                if soname_seen:
-                    continue
+                if soname_seen and edits.soname:
+                    continue  # a second DT_SONAME would contradict the new one
                 soname_seen = True
                 if edits.soname:
                     val = string(edits.soname)
