@@ -327,6 +327,32 @@ def test_extension_imports_after_strip(linker: str, tmp_path: Path) -> None:
         assert _import(copy) == "42\n"
 
 
+@pytest.mark.parametrize("name", ["zdemo", "yamldemo", "cxxdemo", "mixdemo", "manylibs", "llddemo", "multiext"])
+def test_repaired_wheels_as_clean_as_their_inputs(wheels, name: str, tmp_path: Path) -> None:
+    """Every ELF file of a wheel repaired by varwheel: no readelf warning, and eu-elflint says
+    what it says about the file it came from (the wheel's own file, or the grafted library's
+    source)."""
+    from helpers import unzip, varwheel
+
+    if shutil.which("eu-elflint") is None:
+        pytest.skip("eu-elflint not installed (apt: elfutils)")
+    whl = wheels(name)
+    res = varwheel("repair", str(whl), "-w", str(tmp_path / "out"))
+    grafted = dict((dst, src) for src, dst in re.findall(r"grafted \S+ \((\S+)\) as (\S+)", res.stdout + res.stderr))
+    (repaired,) = (tmp_path / "out").iterdir()
+    before = unzip(whl, tmp_path / "before")
+    after = unzip(repaired, tmp_path / "after")
+    tc = TOOLCHAINS[0]
+    checked = 0
+    for f in sorted(after.rglob("*.so*")):
+        arc = f.relative_to(after).as_posix()
+        orig = Path(grafted[arc]) if arc in grafted else before / arc
+        dynamic(tc, f)  # asserts no readelf warnings
+        assert elflint(f).replace(str(f), "FILE") == elflint(orig).replace(str(orig), "FILE"), arc
+        checked += 1
+    assert checked
+
+
 def test_repaired_aarch64_wheel_under_qemu(wheels, tmp_path: Path) -> None:
     """The armdemo wheel (cross-compiled extension + private library), repaired by varwheel:
     aarch64 readelf is content, and the real aarch64 loader (under qemu) resolves the grafted

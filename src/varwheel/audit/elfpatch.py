@@ -392,7 +392,8 @@ class _Editor:
         if extend:
             seg_vaddr = top_load[3] + (seg_off - top_load[2])
         else:
-            seg_vaddr = _align(max(p[3] + p[6] for p in self.loads), page) + seg_off % page
+            top = max(p[3] + p[6] for p in self.loads) + self.symbol_reach()
+            seg_vaddr = _align(top, page) + seg_off % page
         cursor = seg_off
         tail = bytearray()
         dyn_entries = list(new)
@@ -480,6 +481,21 @@ class _Editor:
         out += bytes(seg_off - size) + tail
         self.move_symbols(out, moved)
         return bytes(out)
+
+    def symbol_reach(self) -> int:
+        """The largest dynamic symbol size (up to 256 MiB), kept free above the last segment.
+
+        The loader does not care, but eu-elflint takes ``r_offset + st_size`` as the range a
+        relocation writes: a read-only segment right after ``.got`` looks like a text
+        relocation to it when a GOT slot's function is large."""
+        entsize = struct.calcsize(self.sym_fmt)
+        size_at = 5 if self.cls == 64 else 2
+        reach = 0
+        for s in self.shdrs:
+            if s[1] == SHT_DYNSYM and s[4] + s[5] <= len(self.data):
+                table = self.data[s[4] : s[4] + s[5] // entsize * entsize]
+                reach = max([reach] + [sym[size_at] for sym in struct.iter_unpack(self.sym_fmt, table)])
+        return reach if reach <= 1 << 28 else 0
 
     def pack_ph(self, p: list[int]) -> bytes:
         if self.cls == 64:
