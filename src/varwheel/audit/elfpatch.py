@@ -11,9 +11,11 @@ Layout strategy (see docs/design.md, "Key decisions"):
   name and shortened run paths are edited **in place** when the table still fits;
 - otherwise a new ``.dynstr`` (the old one plus the new strings, so every old offset stays
   valid) and, when the table grows past its slots, a new ``.dynamic`` go into a **new
-  PT_LOAD** (read/write) appended to the file, page-congruent, at a vaddr after every
-  existing segment, with the existing LOADs' ``p_align``; DT_STRTAB/DT_STRSZ, PT_DYNAMIC and
-  the ``.dynstr``/``.dynamic`` section headers (and symbols defined in them) follow;
+  PT_LOAD** (read-only, read/write when it holds ``.dynamic``) appended to the file,
+  page-congruent, at a vaddr after every existing segment, with the existing LOADs'
+  ``p_align``; DT_STRTAB/DT_STRSZ, PT_DYNAMIC and the ``.dynstr``/``.dynamic`` section
+  headers (and symbols defined in them) follow. A later growing edit extends that segment
+  when it still ends the file;
 - the program header table stays where it is (so ``AT_PHDR`` of executables and
   binutils' "headers right after the ELF header" layout hold). The new PT_LOAD's slot comes
   from padding after the table when there is some; else the allocated sections right after
