@@ -1,8 +1,8 @@
 """The pure-Python ELF editor (audit/elfpatch.py) on real compiler output.
 
 Every library and executable is built here with a real compiler and linker (GNU ld and
-ld.lld natively; aarch64, s390x (64-bit big-endian), i686 (32-bit) and powerpc (32-bit
-big-endian) cross compilers when installed). Edited files are checked with that target's
+ld.lld natively; aarch64, s390x (64-bit big-endian), i686 (32-bit), powerpc (32-bit
+big-endian), armv7 and ppc64le cross compilers when installed). Edited files are checked with that target's
 ``readelf`` (no warnings), ``eu-elflint --gnu-ld`` (no new complaints), stripped with that
 target's ``strip``/``objcopy`` and then run: natively, or under ``qemu-<arch> -L <sysroot>``.
 """
@@ -52,6 +52,15 @@ TOOLCHAINS = [
     Toolchain("s390x-be", ("s390x-linux-gnu-gcc",), "s390x-linux-gnu-", "qemu-s390x", "/usr/s390x-linux-gnu"),
     Toolchain("i686-32", ("i686-linux-gnu-gcc",), "i686-linux-gnu-", "qemu-i386", "/usr/i686-linux-gnu"),
     Toolchain("ppc-32be", ("powerpc-linux-gnu-gcc",), "powerpc-linux-gnu-", "qemu-ppc", "/usr/powerpc-linux-gnu"),
+    # wheel platforms covered when their cross compiler happens to be installed
+    Toolchain("armv7-32", ("arm-linux-gnueabihf-gcc",), "arm-linux-gnueabihf-", "qemu-arm", "/usr/arm-linux-gnueabihf"),
+    Toolchain(
+        "ppc64le",
+        ("powerpc64le-linux-gnu-gcc",),
+        "powerpc64le-linux-gnu-",
+        "qemu-ppc64le",
+        "/usr/powerpc64le-linux-gnu",
+    ),
 ]
 STRIPS = [("strip",), ("strip", "--strip-unneeded"), ("strip", "-s"), ("objcopy",)]
 
