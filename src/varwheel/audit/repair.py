@@ -15,7 +15,7 @@ from .. import _log, _proc
 from ..errors import VarwheelError
 from .analyze import Analysis
 from .elf import read_elf
-from .elfpatch import Patcher, check_patchelf
+from .elfpatch import Patcher
 from .resolve import LIBPYTHON_RE
 
 # Libraries that must come from the user's system, never from a wheel: GPU drivers and the
@@ -170,7 +170,6 @@ def repair(
     soname_map: dict[str, tuple[str, str]] = {}  # soname -> (new name, dest path)
     data_scripts = f"{analysis.name.data_dir}/scripts/"
     touched: list[tuple[str, str]] = []  # (arcname, path) of ELFs with external libs
-    need_patchelf = False
 
     # Fail early on anything we will refuse, before copying a byte.
     for arcname in sorted(analysis.elfs):
@@ -193,10 +192,6 @@ def repair(
                     subject=arcname,
                     hint=f"add {soname!r} to tool.varwheel.audit.exclude (-C audit.exclude={soname})",
                 )
-    if any(analysis.refs_by_file[a][policy_name].libs for a in analysis.elfs):
-        check_patchelf()
-        need_patchelf = True
-
     for arcname in sorted(analysis.elfs):
         we = analysis.elfs[arcname]
         ext = analysis.refs_by_file[arcname][policy_name].libs
@@ -281,9 +276,6 @@ def repair(
             kept += [e for e in extra_rpaths if e not in kept]
         if tuple(kept) == tuple(current):
             continue
-        if not need_patchelf:
-            check_patchelf()
-            need_patchelf = True
         if kept:
             patcher.set_rpath(Path(we.path), ":".join(kept), android=android or bool(we.info.runpath))
         else:

