@@ -77,8 +77,8 @@ def test_deeply_nested_documents() -> None:
     for opener, closer in (("[", "]"), ('{"a":', "}")):
         for depth in (100, 10_000, 200_000):
             _check(opener * depth + "1" + closer * depth, False)
-    deep = '{"$schema": "%s", "default-priorities": {"namespace": ["a"]}, "variants": {"x": %s}}' % (
-        SCHEMA,
-        '{"a": ' * 5000 + "1" + "}" * 5000,
+    nested = '{"a": ' * 5000 + "1" + "}" * 5000
+    deep = (
+        '{"$schema": "' + SCHEMA + '", "default-priorities": {"namespace": ["a"]}, "variants": {"x": ' + nested + "}}"
     )
     _check(deep, True)
