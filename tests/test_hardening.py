@@ -509,3 +509,84 @@ def test_license_expressions_are_written_canonically(tmp_path: Path) -> None:
     name = pipeline.build_wheel(make(tmp_path, project='license = "mit or apache-2.0"\n'), out, {})
     with zipfile.ZipFile(out / name) as zf:
         assert "License-Expression: MIT OR Apache-2.0\n" in zf.read("evil-1.0.dist-info/METADATA").decode()
+
+
+def _hostile_verneed(size: int) -> bytes:
+    """A .gnu.version_r of ``size`` bytes where every 16-byte record is a version-need entry
+    that claims 65535 auxiliaries starting at itself, so each entry's auxiliary chain runs
+    through every later record: quadratic in the section size, each name the same long
+    string (vn_file = vna_name = 0). The old walk decoded (size/16)^2 / 2 copies of it."""
+    import struct
+
+    n = size // 16
+    data = bytearray(size)
+    for i in range(n):
+        struct.pack_into("<HHIII", data, 16 * i, 1, 0xFFFF, 0, 0, 16 if i < n - 1 else 0)
+    return bytes(data)
+
+
+LONG_NAME_TABLE = b"A" * 60000 + b"\0"
+
+
+def test_the_version_needs_walk_is_bounded_by_the_section() -> None:
+    import time
+
+    from varwheel.audit.elf import ElfFormatError, _scan_verneed
+
+    start = time.monotonic()
+    with pytest.raises(ElfFormatError, match="overlap|more entries"):
+        _scan_verneed(_hostile_verneed(5800), LONG_NAME_TABLE, "<")
+    assert time.monotonic() - start < 1
+
+
+def test_a_wheel_with_a_version_needs_bomb_is_one_error_line(tmp_path: Path) -> None:
+    """The same section patched into a real extension, audited through the command."""
+    import hashlib
+    import sys
+    import time
+    import zipfile
+
+    from elftools.elf.elffile import ELFFile
+
+    from varwheel.wheel.record import urlsafe_digest
+
+    root = make(tmp_path, tool='[[tool.varwheel.ext-modules]]\nname = "evil._v"\nsources = ["src/evil/_v.c"]\n')
+    (root / "src" / "evil" / "_v.c").write_text(
+        "#include <Python.h>\n#include <unistd.h>\n"
+        "static PyObject *f(PyObject *s, PyObject *a) { return PyLong_FromLong(getpid()); }\n"
+        'static PyMethodDef m[] = {{"f", f, METH_NOARGS, 0}, {0}};\n'
+        'static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "_v", 0, -1, m};\n'
+        "PyMODINIT_FUNC PyInit__v(void) { return PyModule_Create(&d); }\n"
+    )
+    out = tmp_path / "out"
+    name = pipeline.build_wheel(root, out, {})
+    members: dict[str, bytes] = {}
+    with zipfile.ZipFile(out / name) as zf:
+        for info in zf.infolist():
+            members[info.filename] = zf.read(info)
+    so = next(n for n in members if n.endswith(".so"))
+    data = bytearray(members[so])
+    import io
+
+    section = ELFFile(io.BytesIO(bytes(data))).get_section_by_name(".gnu.version_r")
+    off, size = section["sh_offset"], section["sh_size"]
+    data[off : off + size] = _hostile_verneed(size)
+    members[so] = bytes(data)
+    record = next(n for n in members if n.endswith("/RECORD"))
+    rows = "".join(
+        f"{n},sha256={urlsafe_digest(hashlib.sha256(d).digest())},{len(d)}\n" for n, d in members.items() if n != record
+    )
+    members[record] = (rows + f"{record},,\n").encode()
+    bomb = tmp_path / "bomb" / name
+    bomb.parent.mkdir()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src"), "PATH": "/usr/bin:/bin"}
+    start = time.monotonic()
+    res = subprocess.run(
+        [sys.executable, "-m", "varwheel", "audit", str(bomb)], capture_output=True, text=True, env=env
+    )
+    assert time.monotonic() - start < 20
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert ".gnu.version_r" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
