@@ -590,3 +590,101 @@ def test_a_wheel_with_a_version_needs_bomb_is_one_error_line(tmp_path: Path) -> 
     assert time.monotonic() - start < 20
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert ".gnu.version_r" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def _varwheel(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+
+    full = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "varwheel", *args], cwd=cwd, env=full, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_varwheel_build_leaves_nothing_new_when_the_wheel_fails(tmp_path: Path, existing: bool) -> None:
+    import shutil
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent / "projects" / "compile-error", root)
+    out = tmp_path / "dist"
+    if existing:
+        out.mkdir()
+        (out / "old.txt").write_text("kept")
+    res = _varwheel("build", str(root), "-o", str(out))
+    assert res.returncode == 1, res.stdout + res.stderr
+    if existing:
+        assert [p.name for p in out.iterdir()] == ["old.txt"]
+    else:
+        assert not out.exists()
+
+
+def test_varwheel_build_with_an_unknown_label_leaves_nothing(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "variants", root)
+    out = tmp_path / "dist"
+    res = _varwheel("build", str(root), "--variants", "nosuchlabel", "-o", str(out))
+    assert res.returncode == 1 and "nosuchlabel" in res.stderr, res.stderr
+    assert not out.exists()
+
+
+def test_repair_never_overwrites_its_input(tmp_path: Path) -> None:
+    """A wheel that repair leaves under the same name, written to its own directory."""
+    import shutil
+
+    root = make(tmp_path, tool='[[tool.varwheel.ext-modules]]\nname = "evil._c"\nsources = ["src/evil/_c.c"]\n')
+    (root / "src" / "evil" / "_c.c").write_text(
+        "#include <Python.h>\n"
+        'static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "_c", 0, -1, 0};\n'
+        "PyMODINIT_FUNC PyInit__c(void) { return PyModule_Create(&d); }\n"
+    )
+    out = tmp_path / "out"
+    name = pipeline.build_wheel(root, out, {})
+    before = (out / name).read_bytes()
+    res = _varwheel("repair", str(out / name), "-w", str(out))
+    assert res.returncode == 1 and "would overwrite" in res.stderr, res.stdout + res.stderr
+    assert (out / name).read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == [name]
+    other = tmp_path / "other"
+    assert _varwheel("repair", str(out / name), "-w", str(other)).returncode == 0
+    assert (other / name).is_file()
+    shutil.rmtree(other)
+
+
+def test_sigterm_to_varwheel_build_leaves_nothing(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import signal
+    import sys
+    import time
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "c-extension", root)
+    pids = tmp_path / "pids"
+    slow = tmp_path / "slowcc"
+    slow.write_text(f"#!/bin/sh\nsleep 60 &\necho $! >> {pids}\nwait\n")
+    slow.chmod(0o755)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "dist"
+    env = dict(
+        os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"), CC=str(slow), TMPDIR=str(tmp)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "varwheel", "build", str(root), "-o", str(out)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 143 and "Traceback" not in stderr, stderr
+    assert all(process_gone(int(p)) for p in pids.read_text().split())
+    assert not out.exists(), list(out.iterdir())
+    assert list(tmp.iterdir()) == []

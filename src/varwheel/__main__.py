@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tarfile
@@ -13,9 +14,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__, _log, pipeline
-from ._exit import freeze_gc_at_exit
-from ._proc import available_cores
-from .errors import VarwheelError
+from ._exit import Terminated, exit_status, freeze_gc_at_exit, terminate_cleanly
+from ._proc import available_cores, kill_all
+from .errors import VarwheelError, from_os_error
 
 
 def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
@@ -49,27 +50,47 @@ def _safe_extract(sdist: Path, dest: Path) -> Path:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """Build into a staging directory inside the output directory and move the results in
+    only when every part succeeded: a failing wheel (or variant, or unknown label) leaves
+    nothing new in the output directory, not even the sdist."""
+    import shutil
+
     root = Path(args.path).resolve()
     out = Path(args.outdir).resolve() if args.outdir else root / "dist"
     settings = _config_settings(args.config_setting)
     want_sdist = args.sdist or not args.wheel
     want_wheel = args.wheel or not args.sdist
-    with tempfile.TemporaryDirectory(prefix="varwheel-cli-") as tmp:
-        wheel_root = root
-        if want_sdist:
-            name = pipeline.build_sdist(root, out, settings)
-            if want_wheel and not args.sdist:
-                # Like `python -m build`: the wheel comes from the sdist, which proves it complete.
-                wheel_root = _safe_extract(out / name, Path(tmp))
-        if want_wheel:
-            if args.variants:
-                build_release(wheel_root, out, settings, args.variants)
-            else:
-                pipeline.build_wheel(wheel_root, out, settings)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".varwheel-build-", dir=out))  # same file system: atomic moves
+    try:
+        with tempfile.TemporaryDirectory(prefix="varwheel-cli-") as tmp:
+            wheel_root = root
+            if want_sdist:
+                name = pipeline.build_sdist(root, stage, settings)
+                if want_wheel and not args.sdist:
+                    # Like `python -m build`: the wheel comes from the sdist, which proves it complete.
+                    wheel_root = _safe_extract(stage / name, Path(tmp))
+            if want_wheel:
+                if args.variants:
+                    build_release(wheel_root, stage, settings, args.variants, report_dir=out)
+                else:
+                    pipeline.build_wheel(wheel_root, stage, settings)
+        for built in sorted(stage.iterdir()):
+            os.replace(built, out / built.name)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if still empty
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
     return 0
 
 
-def build_release(root: Path, out: Path, settings: dict[str, str | list[str]], spec: str) -> None:
+def build_release(
+    root: Path, out: Path, settings: dict[str, str | list[str]], spec: str, *, report_dir: Path | None = None
+) -> None:
     """Every requested variant (and the non-variant wheel) plus the release -variants.json.
 
     All builds share one build directory, so the compile cache compiles an object whose
@@ -145,7 +166,7 @@ def build_release(root: Path, out: Path, settings: dict[str, str | list[str]], s
         target = out / index_filename(prep.meta.name, prep.meta.version)
         atomic_write(target, index)
         _log.info(f"varwheel: wrote {target.name}")
-    summary.print(out)
+    summary.print(report_dir or out)
 
 
 def _release_label(label: str | None) -> str:
@@ -268,13 +289,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = _log.VERBOSE if args.verbose else _log.QUIET if args.quiet else _log.NORMAL
     previous = _log.configure(verbosity=verbosity, colour=True)
     try:
-        check_paths(args)
-        code: int = args.func(args)
+        with terminate_cleanly():
+            check_paths(args)
+            code: int = args.func(args)
     except VarwheelError as exc:
         _log.error(exc.render())
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except OSError as exc:  # any stage: one line naming the path, never a traceback
+        _log.error(from_os_error(exc).render())
+        return 1
+    except (KeyboardInterrupt, Terminated) as exc:
+        kill_all()
+        _log.error("varwheel: interrupted; nothing new was left in the output directory")
+        return exit_status(exc)
     finally:
         # main() is also called in-process (tests, scripts): leave the output settings as found
         _log.configure(verbosity=previous[0], colour=previous[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,14 @@ def _repair_main(args: argparse.Namespace) -> int:
             return 0
         level = args.x86_64_level or variant_level(staged)
         repaired, _rep = audit_staged(staged, cfg, x86_64_level=level, work_dir=Path(tmp) / "work")
+        target = args.wheel_dir / repaired.name.filename
+        if target.exists() and os.path.samefile(target, args.wheel):
+            raise VarwheelError(
+                "the repaired wheel has the same name as its input and would overwrite it",
+                stage="audit",
+                subject=str(args.wheel),
+                hint="write it to another directory (-w DIR)",
+            )
         out = write_wheel(repaired, args.wheel_dir, level=args.zip_compression_level)
     _log.info(f"wrote {out}")
     return 0
