@@ -688,3 +688,25 @@ def test_sigterm_to_varwheel_build_leaves_nothing(tmp_path: Path) -> None:
     assert all(process_gone(int(p)) for p in pids.read_text().split())
     assert not out.exists(), list(out.iterdir())
     assert list(tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("label", ["x86_64_v1", "null", None])
+def test_prepare_metadata_gives_the_wheels_dist_info(tmp_path: Path, label: str | None) -> None:
+    import shutil
+    import zipfile
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "variants", root)
+    settings = {} if label is None else {"variant-label": label}
+    meta_dir = tmp_path / "meta"
+    dist_info = pipeline.prepare_metadata(root, meta_dir, settings)
+    prepared = {
+        p.relative_to(meta_dir).as_posix(): p.read_bytes() for p in (meta_dir / dist_info).rglob("*") if p.is_file()
+    }
+    name = pipeline.build_wheel(root, tmp_path / "out", settings)
+    with zipfile.ZipFile(tmp_path / "out" / name) as zf:
+        shipped = {n: zf.read(n) for n in zf.namelist() if n.startswith(dist_info + "/")}
+    for generated in ("RECORD", "WHEEL", "sboms/varwheel.cdx.json"):
+        shipped.pop(f"{dist_info}/{generated}", None)
+    assert prepared == shipped
+    assert (f"{dist_info}/variant.json" in prepared) == (label is not None)

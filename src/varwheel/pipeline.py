@@ -191,7 +191,9 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
 
 
 def prepare_metadata(root: Path, out_dir: Path, config_settings: ConfigSettings) -> str:
-    prep = prepare(root, config_settings, resolve_variant=False)
+    """The .dist-info the wheel will have, variant.json included when variant settings are
+    given (a frontend may install the wheel with exactly this metadata)."""
+    prep = prepare(root, config_settings, resolve_variant=True)
     name = dist_info_name(prep.meta)
     target = out_dir / name
     with _tempdir("varwheel-meta-") as tmp:
