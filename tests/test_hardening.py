@@ -710,3 +710,30 @@ def test_prepare_metadata_gives_the_wheels_dist_info(tmp_path: Path, label: str 
         shipped.pop(f"{dist_info}/{generated}", None)
     assert prepared == shipped
     assert (f"{dist_info}/variant.json" in prepared) == (label is not None)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "0", "1e9", "x" * 500])
+def test_provider_timeout_bad_values(tmp_path: Path, value: str) -> None:
+    import shutil
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "variants", root)
+    out = tmp_path / "out"
+    with pytest.raises(VarwheelError) as info:
+        pipeline.build_wheel(root, out, {"variant-label": "x86_64_v1", "provider-timeout": value})
+    assert "provider-timeout" in info.value.render() and len(info.value.render()) < 300
+
+
+def test_cache_dir_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from varwheel.variants.providers.env import cache_root
+
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(tmp_path / "afile"))
+    with pytest.raises(VarwheelError, match="VARWHEEL_CACHE_DIR.*not a directory"):
+        cache_root()
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "variants", root)
+    with pytest.raises(VarwheelError, match="VARWHEEL_CACHE_DIR.*not a directory"):
+        pipeline.build_wheel(root, tmp_path / "out", {"variant-label": "x86_64_v1"})

@@ -97,9 +97,7 @@ def test_host_runs_on_its_own(tmp_path: Path) -> None:
     from varwheel.variants.providers import HOST_SCRIPT
 
     (tmp_path / "req.json").write_text('{"plugin_api": "json", "hooks": ["get_all_configs"]}')
-    subprocess.run(
-        [sys.executable, "-I", "-S", str(HOST_SCRIPT), "req.json", "out.json"], cwd=tmp_path, check=True
-    )
+    subprocess.run([sys.executable, "-I", "-S", str(HOST_SCRIPT), "req.json", "out.json"], cwd=tmp_path, check=True)
     assert "has no get_all_configs() hook" in (tmp_path / "out.json").read_text()
 
 
@@ -116,9 +114,7 @@ def test_index_settings_from_pip_config(tmp_path: Path, monkeypatch: pytest.Monk
     for var in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "VIRTUAL_ENV"):
         monkeypatch.delenv(var, raising=False)
     s = index_settings()
-    assert s == IndexSettings(
-        "https://mirror.example/simple", ("https://extra.example/simple",), ("/a", "/b")
-    )
+    assert s == IndexSettings("https://mirror.example/simple", ("https://extra.example/simple",), ("/a", "/b"))
     monkeypatch.setenv("PIP_FIND_LINKS", "/c")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     s = index_settings()
@@ -142,11 +138,10 @@ def test_env_key_is_content_addressed() -> None:
 
 
 @pytest.mark.slow
-def test_isolated_env_cold_then_warm(
-    offline_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_isolated_env_cold_then_warm(offline_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "calls.log"
     monkeypatch.setenv("DEMO_PROVIDER_LOG", str(log))
+    monkeypatch.setenv("VARWHEEL_PROVIDER_ENV", "DEMO_PROVIDER_LOG")  # plugins see a minimal environment
     provider = demo("demo_variant_provider:Counting")
     report = query(provider, [ALL], timeout=60)
     assert report.get(ALL)[0].name == "fruit"
@@ -207,3 +202,40 @@ def test_isolated_env_with_pip(offline_index: Path, monkeypatch: pytest.MonkeyPa
     provider = ProviderConfig("x86_64", requires=("x86-64-variant-provider",))
     report = query(provider, [ALL], timeout=120, builtin=False)
     assert report.get(ALL)[0].values == ("v1", "v2", "v3", "v4")
+
+
+@pytest.mark.usefixtures("plugins_on_path")
+def test_plugins_see_a_minimal_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dump = tmp_path / "env.txt"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hunter2")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    monkeypatch.setenv("NV_VARIANT_PROVIDER_FORCE_SM_ARCH", "9.0")
+    monkeypatch.setenv("DEMO_ENV_DUMP", str(dump))
+    monkeypatch.setenv("VARWHEEL_PROVIDER_ENV", "DEMO_ENV_DUMP")
+    query(demo("demo_variant_provider:EnvSpy"), [ALL], isolation=False)
+    seen = set(dump.read_text().split())
+    assert "AWS_SECRET_ACCESS_KEY" not in seen and "GITHUB_TOKEN" not in seen
+    assert {"PATH", "NV_VARIANT_PROVIDER_FORCE_SM_ARCH", "DEMO_ENV_DUMP", "PYTHONPATH"} <= seen
+    assert seen <= set(os.environ) | {"PYTHONPATH"}
+
+
+@pytest.mark.usefixtures("plugins_on_path")
+@pytest.mark.parametrize("api", ["demo_variant_provider:ForksAndHangs", "demo_variant_provider:ReadsStdin"])
+def test_a_plugin_cannot_outlast_its_timeout(api: str) -> None:
+    start = time.monotonic()
+    if api.endswith("ReadsStdin"):  # stdin is /dev/null: it answers at once
+        assert query(demo(api), [ALL], isolation=False, timeout=5).get(ALL)
+    else:
+        err = fails(demo(api), timeout=2)
+        assert "did not answer within 2 s" in err.detail
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.usefixtures("plugins_on_path")
+def test_a_flooding_plugin_is_bounded() -> None:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert query(demo("demo_variant_provider:Floods"), [ALL], isolation=False, timeout=60).get(ALL)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 48, f"reading the plugin's output grew this process by {grown_mib:.0f} MiB"

@@ -56,6 +56,7 @@ _SCHEMA_ALIASES = {
 }
 
 DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 86400.0  # a day: a limit that is no limit would let a hung plugin block forever
 
 _TABLE_KEYS = ("$schema", "default-priorities", "providers", "variants")
 _PROVIDER_KEYS = (
@@ -449,9 +450,9 @@ def _parse_request(config: VariantConfig, settings: _Settings) -> VariantRequest
             timeout = float(timeout_text)
         except ValueError:
             timeout = -1.0
-        if not timeout > 0 or timeout != timeout:
+        if not 0 < timeout <= MAX_TIMEOUT:  # also false for NaN; inf is no limit at all
             raise ConfigError(
-                f"expected a positive number of seconds, not {timeout_text!r}",
+                f"expected a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {timeout_text[:40]!r}",
                 subject="config setting provider-timeout",
             )
     iso_text = settings.single("provider-isolation")

@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,7 +254,7 @@ def query(
                 _MEMO[memo_key] = report
             return report
         argv_prefix = [str(env.python), "-I"]
-        environ = dict(os.environ)
+        environ = plugin_environ()
     else:
         # what the build interpreter can import decides the answer
         memo_key = ("interpreter", os.path.realpath(sys.executable), tuple(sys.path), tuple(requirements), api,
@@ -264,7 +264,7 @@ def query(
         if hit is not None:
             return hit
         argv_prefix = [sys.executable]
-        environ = dict(os.environ)
+        environ = plugin_environ()
         # the host runs in a temp dir: relative entries ("" = cwd) become absolute
         environ["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
         prov = Provenance(
@@ -281,6 +281,31 @@ def query(
     with _MEMO_LOCK:  # within one process the machine does not change: remember every answer
         _MEMO[memo_key] = report
     return report
+
+
+#: What a provider plugin sees of the environment (docs/variants.md, "What plugins see"): enough
+#: to run Python and find GPUs and their driver, and the providers' documented overrides.
+#: Nothing else, so tokens and keys in the build's environment never reach plugin code.
+PLUGIN_ENV_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT",
+    "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
+})  # fmt: skip
+PLUGIN_ENV_PREFIXES = ("LC_", "NV_VARIANT_PROVIDER_", "VARIANT_PROVIDER_")
+#: Extra variables a project's plugin needs, by name (comma-separated): the one way to widen it.
+PLUGIN_ENV_SETTING = "VARWHEEL_PROVIDER_ENV"
+
+
+def plugin_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The minimal environment a provider plugin runs with."""
+    source = os.environ if environ is None else environ
+    extra = {n.strip() for n in source.get(PLUGIN_ENV_SETTING, "").split(",") if n.strip()}
+    return {
+        k: v
+        for k, v in source.items()
+        if k in PLUGIN_ENV_NAMES or k in extra or k.startswith(PLUGIN_ENV_PREFIXES)
+    }
 
 
 def _interpreter_versions(requirements: Sequence[str]) -> tuple[tuple[str, str], ...]:

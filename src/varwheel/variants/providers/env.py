@@ -48,7 +48,15 @@ def cache_root(cache_dir: Path | None = None) -> Path:
         return Path(cache_dir)
     env = os.environ.get("VARWHEEL_CACHE_DIR")
     if env:
-        return Path(env)
+        path = Path(env)
+        if path.exists() and not path.is_dir():
+            raise VarwheelError(
+                f"{env!r} exists and is not a directory",
+                stage="variants",
+                subject="VARWHEEL_CACHE_DIR",
+                hint="point it at a directory (it is created if missing), or unset it",
+            )
+        return path
     if sys.platform == "win32":  # pragma: no cover
         base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
         return Path(base) / "varwheel" / "Cache"

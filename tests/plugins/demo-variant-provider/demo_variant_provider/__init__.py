@@ -110,3 +110,47 @@ class Blas:
 
 class NotStatic(Blas):
     all_properties_compatible = False
+
+
+class EnvSpy(Good):
+    """Writes the names of the environment variables it sees to $DEMO_ENV_DUMP."""
+
+    @staticmethod
+    def get_all_configs():
+        path = os.environ.get("DEMO_ENV_DUMP")
+        if path:
+            with open(path, "w") as fh:
+                fh.write("\n".join(sorted(os.environ)))
+        return Good.get_all_configs()
+
+
+class ForksAndHangs:
+    """Leaves a child behind that holds stdout and stderr open, and hangs itself."""
+
+    @staticmethod
+    def get_all_configs():
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        time.sleep(600)
+
+
+class ReadsStdin:
+    """Waits for input that never comes (unless stdin is /dev/null)."""
+
+    @staticmethod
+    def get_all_configs():
+        sys.stdin.read()
+        return Good.get_all_configs()
+
+
+class Floods(Good):
+    """Writes 64 MiB to stdout before answering."""
+
+    @staticmethod
+    def get_all_configs():
+        chunk = "x" * (1 << 20)
+        for _ in range(64):
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return Good.get_all_configs()
