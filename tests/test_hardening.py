@@ -737,3 +737,41 @@ def test_cache_dir_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "variants", root)
     with pytest.raises(VarwheelError, match="VARWHEEL_CACHE_DIR.*not a directory"):
         pipeline.build_wheel(root, tmp_path / "out", {"variant-label": "x86_64_v1"})
+
+
+@pytest.fixture()
+def small_fs(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 256 KiB tmpfs (root only: skipped where mount is not allowed)."""
+    import os
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path, small_fs: Path) -> None:
+    import os
+
+    root = make(tmp_path)
+    (root / "src" / "evil" / "blob.bin").write_bytes(os.urandom(600 << 10))
+    res = _hook(root, f"build_wheel({str(small_fs / 'out')!r})")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    assert "No space left on device" in line and "free some disk space" in line
+    assert list((small_fs / "out").iterdir()) == []
+
+
+def test_a_read_only_tree_is_one_line(tmp_path: Path, small_fs: Path) -> None:
+    import shutil
+
+    root = small_fs / "proj"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "c-extension", root)
+    assert subprocess.run(["mount", "-o", "remount,ro", str(small_fs)]).returncode == 0
+    res = _hook(root, f"build_editable({str(tmp_path / 'out')!r})")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "read-only file system" in res.stderr.lower(), res.stderr
