@@ -108,3 +108,17 @@ def test_output_is_bounded() -> None:
 def test_a_signal_is_reported_by_name() -> None:
     with pytest.raises(VarwheelError, match="killed by SIGKILL"):
         run(["sh", "-c", "kill -9 $$"], what="compile src/x.c")
+
+
+def test_a_child_spawned_while_stopping_is_killed_at_once() -> None:
+    """kill_all() stops what runs and what another thread starts right after, until allowed."""
+    from varwheel import _proc
+
+    _proc.kill_all()
+    try:
+        start = time.monotonic()
+        res = run(["sleep", "30"], check=False)
+        assert time.monotonic() - start < 10 and res.returncode < 0
+    finally:
+        _proc.allow_spawning()
+    assert run(["true"]).returncode == 0

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from . import __version__, _log, pipeline
 from ._exit import Terminated, exit_status, freeze_gc_at_exit, terminate_cleanly
-from ._proc import available_cores, kill_all
+from ._proc import allow_spawning, available_cores, kill_all
 from .errors import VarwheelError, from_os_error
 
 
@@ -300,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (KeyboardInterrupt, Terminated) as exc:
         kill_all()
+        allow_spawning()  # main() may be called again in-process
         _log.error("varwheel: interrupted; nothing new was left in the output directory")
         return exit_status(exc)
     finally:

@@ -70,6 +70,9 @@ def terminate_cleanly() -> Iterator[None]:
     finally:
         for sig, previous in saved:
             signal.signal(sig, previous)
+        from ._proc import allow_spawning
+
+        allow_spawning()
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

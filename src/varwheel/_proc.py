@@ -52,16 +52,27 @@ EXIT_GRACE = 2.0
 
 _live: set[Any] = set()  # the Popen of every child still running (any thread)
 _live_lock = threading.Lock()
+_stopping = False  # set by kill_all: a child spawned from now on is killed at once
 
 
 def kill_all() -> None:
-    """Kill the process group of every child still running: on SIGTERM or Ctrl-C of the
-    build, no compiler, linker or plugin may outlive it (they run in sessions of their own,
-    so the terminal's signals do not reach them)."""
+    """Kill the process group of every child still running, and of any spawned until
+    :func:`allow_spawning`: on SIGTERM or Ctrl-C of the build, no compiler, linker or plugin
+    may outlive it (they run in sessions of their own, so the terminal's signals do not reach
+    them), not even one another thread was starting at that moment."""
+    global _stopping
     with _live_lock:
+        _stopping = True
         procs = list(_live)
     for proc in procs:
         _kill_group(proc)
+
+
+def allow_spawning() -> None:
+    """End the effect of :func:`kill_all` (a caller that keeps running after an interruption)."""
+    global _stopping
+    with _live_lock:
+        _stopping = False
 
 
 def exit_description(returncode: int) -> str:
@@ -235,6 +246,9 @@ def run(
     data = None if stdin is None else stdin.encode("utf-8")
     with _live_lock:
         _live.add(proc)
+        stopping = _stopping
+    if stopping:
+        _kill_group(proc)  # started while the build was being stopped: it must not run on
     try:
         return _finish(proc, argv, label, data, timeout=timeout, check=check, stage=stage, on_start=on_start)
     finally:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar, Union
 
 from . import pipeline
 from ._exit import Terminated, exit_status, freeze_gc_at_exit, terminate_cleanly
-from ._proc import kill_all
+from ._proc import allow_spawning, kill_all
 from .errors import VarwheelError, from_os_error
 
 __all__ = [
@@ -44,6 +44,7 @@ def _hook(func: Callable[..., T]) -> Callable[..., T]:
                 return func(*args, **kwargs)
         except (KeyboardInterrupt, Terminated) as exc:
             kill_all()  # compilers run in sessions of their own: end them with us
+            allow_spawning()  # for a caller that goes on (the hook itself exits now)
             print("varwheel: interrupted; nothing was written", file=sys.stderr, flush=True)
             raise SystemExit(exit_status(exc)) from None
         except VarwheelError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fixture_wheels import make_wheel
 
-from varwheel.audit import build_requirements, new_platform
+from varwheel.audit import new_platform
 from varwheel.audit.config import CONFIG_SETTINGS, AuditConfig, parse_audit_config
 from varwheel.audit.elf import _scan_isa_note, isa_level_from_bits, read_elf
 from varwheel.audit.repair import grafted_name, kept_run_path
@@ -49,11 +49,24 @@ def test_config_errors_name_the_key() -> None:
         cfg({"extra-rpaths": ["/opt/cuda/lib"]})
 
 
-def test_build_requirements() -> None:
-    # ELF files are edited in pure Python: an extension project needs nothing extra.
-    assert build_requirements(AuditConfig(), True) == []
-    assert build_requirements(AuditConfig(), False) == []
-    assert build_requirements(AuditConfig(repair=False), True) == []
+def test_get_requires_of_an_extension_project_is_empty_and_light() -> None:
+    """ELF files are edited in pure Python: an extension project needs nothing extra, and the
+    hook loads neither pyproject-metadata nor the audit code to say so."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, varwheel.build as b; r = b.get_requires_for_build_wheel(); "
+        "print(r, sorted(m for m in ('pyproject_metadata', 'varwheel.audit.stage', 'elftools') if m in sys.modules))"
+    )
+    src = Path(__file__).resolve().parents[2] / "src"
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    for project in ("c-extension", "variants"):
+        res = subprocess.run(
+            [sys.executable, "-c", code], cwd=examples / project, capture_output=True, text=True,
+            env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"}, check=True,
+        )  # fmt: skip
+        assert res.stdout.strip() == "[] []", res.stdout + res.stderr
 
 
 def test_isa_bits_and_notes() -> None:

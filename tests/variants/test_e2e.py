@@ -90,6 +90,7 @@ def test_providers_command(capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     import argparse
 
     monkeypatch.setenv("X86_64_VARIANT_PROVIDER_LEVEL", "v3")
+    monkeypatch.setenv("VARWHEEL_PROVIDER_ENV", "X86_64_VARIANT_PROVIDER_LEVEL")  # plugins see a minimal env
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     # --no-builtin: the test plugin (named like the provider varwheel implements itself) answers

@@ -2,7 +2,6 @@
 
 Entry points used by the build pipeline and the CLI:
 
-- :func:`build_requirements` — extra build requirements for ``get_requires_for_build_wheel`` (none);
 - :func:`audit_staged` — audit (and repair) a staged wheel tree in place before it is archived;
 - :func:`show` — analyse a staged tree without changing it (``varwheel audit``).
 """
@@ -16,14 +15,13 @@ from .._lazy import attribute_loader
 if TYPE_CHECKING:
     from .config import CONFIG_SETTINGS, AuditConfig, parse_audit_config
     from .report import AuditReport
-    from .stage import audit_staged, build_requirements, has_elf, new_platform, show
+    from .stage import audit_staged, has_elf, new_platform, show
 
 __all__ = [
     "CONFIG_SETTINGS",
     "AuditConfig",
     "AuditReport",
     "audit_staged",
-    "build_requirements",
     "has_elf",
     "new_platform",
     "parse_audit_config",
@@ -38,7 +36,6 @@ _LAZY = {
     "parse_audit_config": "config",
     "AuditReport": "report",
     "audit_staged": "stage",
-    "build_requirements": "stage",
     "has_elf": "stage",
     "new_platform": "stage",
     "show": "stage",

@@ -19,15 +19,9 @@ from .report import AuditReport, report_from
 from .resolve import Excludes
 from .sbom import SBOM_NAME, make_sbom
 
-__all__ = ["audit_staged", "build_requirements", "has_elf", "new_platform", "show", "warm_up"]
+__all__ = ["audit_staged", "has_elf", "new_platform", "show", "warm_up"]
 
 _LEVELS = {"v1": 1, "v2": 2, "v3": 3, "v4": 4}
-
-
-def build_requirements(config: AuditConfig, has_extensions: bool) -> list[str]:
-    """Extra build requirements of the audit: none (ELF files are edited in pure Python)."""
-    del config, has_extensions
-    return []
 
 
 def warm_up(config: AuditConfig) -> None:

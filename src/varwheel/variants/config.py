@@ -452,7 +452,7 @@ def _parse_request(config: VariantConfig, settings: _Settings) -> VariantRequest
             timeout = -1.0
         if not 0 < timeout <= MAX_TIMEOUT:  # also false for NaN; inf is no limit at all
             raise ConfigError(
-                f"expected a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {timeout_text[:40]!r}",
+                f"expected a positive number of seconds (at most {MAX_TIMEOUT:g}), not {timeout_text[:40]!r}",
                 subject="config setting provider-timeout",
             )
     iso_text = settings.single("provider-isolation")
