@@ -239,3 +239,18 @@ def test_a_flooding_plugin_is_bounded() -> None:
     assert query(demo("demo_variant_provider:Floods"), [ALL], isolation=False, timeout=60).get(ALL)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 48, f"reading the plugin's output grew this process by {grown_mib:.0f} MiB"
+
+
+def test_credentials_in_index_urls_are_never_echoed() -> None:
+    from varwheel.variants.providers.env import redact_url, uv_describe
+
+    settings = IndexSettings(
+        index_url="https://user:s3cret@pypi.example/simple",
+        extra_index_urls=("https://__token__:pypi-AgEI@extra.example/simple",),
+        find_links=("https://tok@links.example/",),
+        no_index=False,
+    )
+    text = settings.describe() + uv_describe({"UV_INDEX_URL": "https://a:b@uv.example/simple"})
+    assert "s3cret" not in text and "pypi-AgEI" not in text and "tok@" not in text and "a:b" not in text
+    assert "https://***@pypi.example/simple" in text
+    assert redact_url("/local/path") == "/local/path"

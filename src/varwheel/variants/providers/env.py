@@ -21,6 +21,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -121,14 +122,24 @@ class IndexSettings:
     no_index: bool = False
 
     def describe(self) -> str:
+        """The index settings for an error message, with credentials in URLs redacted."""
         parts = []
         if self.no_index:
             parts.append("no index")
         else:
-            parts.append("index " + (self.index_url or "https://pypi.org/simple (default)"))
-            parts += [f"extra index {u}" for u in self.extra_index_urls]
-        parts += [f"find-links {u}" for u in self.find_links]
+            parts.append("index " + redact_url(self.index_url or "https://pypi.org/simple (default)"))
+            parts += [f"extra index {redact_url(u)}" for u in self.extra_index_urls]
+        parts += [f"find-links {redact_url(u)}" for u in self.find_links]
         return ", ".join(parts)
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def redact_url(text: str) -> str:
+    """``https://user:token@host/simple`` -> ``https://***@host/simple``: index URLs from the
+    environment carry credentials, and nothing from the environment is echoed in errors."""
+    return _USERINFO.sub("***@", text)
 
 
 def _pip_config_files() -> list[Path]:
@@ -217,7 +228,7 @@ def uv_describe(environ: Mapping[str, str]) -> str:
     parts = []
     for var in _UV_INDEX_VARS:
         if environ.get(var):
-            parts.append(f"{var}={environ[var]}")
+            parts.append(f"{var}={redact_url(environ[var])}")
     return ", ".join(parts) or "index https://pypi.org/simple (default)"
 
 
