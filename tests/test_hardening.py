@@ -38,6 +38,20 @@ def make(tmp_path: Path, project: str = "", tool: str = "") -> Path:
     return root
 
 
+def make_ext(tmp_path: Path, module: str, body: str = "") -> Path:
+    """``make`` with one C extension ``evil.<module>``; ``body`` defines the methods ``m``."""
+    tool = f'[[tool.varwheel.ext-modules]]\nname = "evil.{module}"\nsources = ["src/evil/{module}.c"]\n'
+    root = make(tmp_path, tool=tool)
+    methods = "m" if body else "0"
+    (root / "src" / "evil" / f"{module}.c").write_text(
+        "#include <Python.h>\n"
+        + body
+        + f'static struct PyModuleDef d = {{PyModuleDef_HEAD_INIT, "{module}", 0, -1, {methods}}};\n'
+        + f"PyMODINIT_FUNC PyInit_{module}(void) {{ return PyModule_Create(&d); }}\n"
+    )
+    return root
+
+
 def _fails(root: Path, kind: str, out: Path) -> VarwheelError:
     out.mkdir(exist_ok=True)
     with pytest.raises(VarwheelError) as info:
@@ -550,13 +564,12 @@ def test_a_wheel_with_a_version_needs_bomb_is_one_error_line(tmp_path: Path) -> 
 
     from varwheel.wheel.record import urlsafe_digest
 
-    root = make(tmp_path, tool='[[tool.varwheel.ext-modules]]\nname = "evil._v"\nsources = ["src/evil/_v.c"]\n')
-    (root / "src" / "evil" / "_v.c").write_text(
-        "#include <Python.h>\n#include <unistd.h>\n"
+    root = make_ext(
+        tmp_path,
+        "_v",
+        "#include <unistd.h>\n"  # getpid@GLIBC_2.2.5: the extension gets a .gnu.version_r
         "static PyObject *f(PyObject *s, PyObject *a) { return PyLong_FromLong(getpid()); }\n"
-        'static PyMethodDef m[] = {{"f", f, METH_NOARGS, 0}, {0}};\n'
-        'static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "_v", 0, -1, m};\n'
-        "PyMODINIT_FUNC PyInit__v(void) { return PyModule_Create(&d); }\n"
+        'static PyMethodDef m[] = {{"f", f, METH_NOARGS, 0}, {0}};\n',
     )
     out = tmp_path / "out"
     name = pipeline.build_wheel(root, out, {})
@@ -635,12 +648,7 @@ def test_repair_never_overwrites_its_input(tmp_path: Path) -> None:
     """A wheel that repair leaves under the same name, written to its own directory."""
     import shutil
 
-    root = make(tmp_path, tool='[[tool.varwheel.ext-modules]]\nname = "evil._c"\nsources = ["src/evil/_c.c"]\n')
-    (root / "src" / "evil" / "_c.c").write_text(
-        "#include <Python.h>\n"
-        'static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "_c", 0, -1, 0};\n'
-        "PyMODINIT_FUNC PyInit__c(void) { return PyModule_Create(&d); }\n"
-    )
+    root = make_ext(tmp_path, "_c")
     out = tmp_path / "out"
     name = pipeline.build_wheel(root, out, {})
     before = (out / name).read_bytes()
