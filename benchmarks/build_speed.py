@@ -270,8 +270,20 @@ def prepare_wheelhouse(work: Path, py: Path, env: Dict[str, str]) -> Path | None
     if ok and (not stamp.exists() or stamp.read_text() != wanted):
         print("downloading the isolated builds' wheelhouse (PyPI) ...", flush=True)
         ok = _run_quiet(
-            [str(py), "-m", "pip", "download", "-q", "--only-binary", ":all:", "-d", str(house),
-             *PEER_PACKAGES, *VARWHEEL_DEPS, *ISOLATED_EXTRA],
+            [
+                str(py),
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--only-binary",
+                ":all:",
+                "-d",
+                str(house),
+                *PEER_PACKAGES,
+                *VARWHEEL_DEPS,
+                *ISOLATED_EXTRA,
+            ],
             "pip download",
             env,
         )

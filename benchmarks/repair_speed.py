@@ -102,8 +102,10 @@ def main() -> int:
         "large": fixture_wheels.build("manylibs", work, manylibs_kb=kb),
         "multiext": fixture_wheels.build("multiext", work),
     }
-    print(f"{'wheel':10} {'operation':8} {'auditwheel':>11} {'varwheel':>9} {'ratio':>6}   (median of {repeat}, "
-          f"-z {args.level})")
+    print(
+        f"{'wheel':10} {'operation':8} {'auditwheel':>11} {'varwheel':>9} {'ratio':>6}   (median of {repeat}, "
+        f"-z {args.level})"
+    )
     for label, whl in wheels.items():
         size = whl.stat().st_size / 1e6  # input wheel; the grafted output is much larger
         for op in ("show", "repair"):
@@ -145,8 +147,10 @@ def in_build(vpy: Path, work: Path, repeat: int) -> None:
         for mode in ("on", "off"):
             times[mode].append(timed([str(vpy), "-c", _BUILD, str(out), mode], out, cwd=project))
     on, off = statistics.median(times["on"]), statistics.median(times["off"])
-    print(f"in-build   libyaml example: build {off:.3f}s without audit, {on:.3f}s with audit+repair: "
-          f"{on / off:.2f}x (target <= 1.10)")
+    print(
+        f"in-build   libyaml example: build {off:.3f}s without audit, {on:.3f}s with audit+repair: "
+        f"{on / off:.2f}x (target <= 1.10)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ PROJECTS = Path(__file__).resolve().parent / "projects"
 #: What an isolated build of a varwheel project needs, besides varwheel itself, on any
 #: supported Python (all pure wheels: ELF files are edited in pure Python, no patchelf).
 BACKEND_DEPS = [
-    "packaging", "pyproject-metadata", "pyelftools", "build", "pyproject_hooks",
+    "packaging",
+    "pyproject-metadata",
+    "pyelftools",
+    "build",
+    "pyproject_hooks",
 ]
 #: What a Python 3.9 build environment needs in addition (pip cannot skip wheels whose
 #: Requires-Python excludes it when they come from find-links, so 3.9 gets its own house).
@@ -25,11 +29,23 @@ PYTHON39 = next(
 )
 
 
-def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-        check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [str(a) for a in args], cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, timeout=timeout, check=False,
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+        check=False,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"command failed ({proc.returncode}): {args}\n{proc.stdout}")

@@ -64,8 +64,9 @@ class Venv:
     def run(self, code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
         return run([self.python, "-c", code], env=env, cwd=cwd).stdout
 
-    def pip(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def pip(
+        self, *args: str, env: dict[str, str] | None = None, check: bool = True, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return run([self.python, "-m", "pip", *args], env=env, check=check, cwd=cwd)
 
 

@@ -16,8 +16,9 @@ from _support import REPO
 from varwheel import build as hooks
 
 
-def build(src: Path, out: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str] | None = None,
-          kind: str = "wheel") -> Path:
+def build(
+    src: Path, out: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str] | None = None, kind: str = "wheel"
+) -> Path:
     monkeypatch.chdir(src)
     hook = {"wheel": hooks.build_wheel, "sdist": hooks.build_sdist, "editable": hooks.build_editable}[kind]
     return out / hook(str(out), settings)
@@ -112,11 +113,17 @@ def test_kept_build_dir_is_incremental(project, tmp_path: Path, monkeypatch: pyt
 
 # ---------------------------------------------------------------------------- errors, via the real hook process
 
+
 def hook_fails(src: Path, out: Path, hook: str = "build_wheel", env: dict[str, str] | None = None) -> str:
     out.mkdir(parents=True, exist_ok=True)
     code = f"import varwheel.build as b; b.{hook}({str(out)!r})"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=src, text=True, capture_output=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=src,
+        text=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})},
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     assert list(out.iterdir()) == [], "something was left in the output directory"
@@ -139,8 +146,13 @@ def test_metadata_error_cancels_the_running_compile(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     code = f"import varwheel.build as b; b.build_wheel({str(out)!r}, {{'jobs': '1'}})"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=src, text=True, capture_output=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=src,
+        text=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("varwheel: error:")]
@@ -195,8 +207,13 @@ def test_unknown_config_setting(project, tmp_path: Path) -> None:  # type: ignor
     out = tmp_path / "out"
     out.mkdir()
     code = f"import varwheel.build as b; b.build_wheel({str(out)!r}, {{'build_dir': 'x'}})"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=src, text=True, capture_output=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=src,
+        text=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
     assert proc.returncode == 1
     assert "config setting build_dir: unknown config setting (did you mean 'build-dir'?)" in proc.stderr
 
@@ -225,8 +242,13 @@ def test_hooks_freeze_the_collector_only_at_exit(project) -> None:  # type: igno
         "atexit._run_exitfuncs()\n"
         "print('frozen at exit:', gc.get_freeze_count() > 0)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=project("c-extension"), text=True,
-                          capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project("c-extension"),
+        text=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "frozen at exit: True" in proc.stdout
 

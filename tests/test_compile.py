@@ -33,9 +33,7 @@ from varwheel.compile.toolchain import Command, Toolchain, tool_identity, toolch
 from varwheel.config.model import CompileFlags, ExtModule
 from varwheel.errors import VarwheelError
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("gcc") is None or shutil.which("g++") is None, reason="needs gcc and g++"
-)
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("g++") is None, reason="needs gcc and g++")
 
 EXT_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
 FLAG_ENV = ("CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "LDSHARED", "LDCXXSHARED", "CPP")
@@ -108,9 +106,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 # ---------------------------------------------------------------------------- languages
 
 
-def test_c_module_builds_imports_and_reports_progress(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_c_module_builds_imports_and_reports_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "proj"
     write(
         root,
@@ -216,9 +212,7 @@ def test_limited_api_abi3(tmp_path: Path) -> None:
     assert call_get(e) == 0x03090000
 
 
-def test_limited_api_on_free_threaded_interpreter_warns(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_limited_api_on_free_threaded_interpreter_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "proj"
     write(root, {"src/a.c": "int a(void) { return 1; }\n"})
     tc = dataclasses.replace(current_toolchain(), free_threaded=True)
@@ -262,9 +256,7 @@ def test_link_options_libraries_rpath_extra_objects(tmp_path: Path) -> None:
             ),
         },
     )
-    subprocess.run(
-        ["gcc", "-fPIC", "-c", "prebuilt/helper.c", "-o", "prebuilt/helper.o"], cwd=root, check=True
-    )
+    subprocess.run(["gcc", "-fPIC", "-c", "prebuilt/helper.c", "-o", "prebuilt/helper.o"], cwd=root, check=True)
     module = ext(
         "pkg._l",
         ("src/l.c",),
@@ -279,9 +271,7 @@ def test_link_options_libraries_rpath_extra_objects(tmp_path: Path) -> None:
     assert b"$ORIGIN/../pkg.libs" in e.path.read_bytes()
     # the extra object is a link input: changing it relinks (without recompiling)
     write(root, {"prebuilt/helper.c": "int helper(void) { return 20; }\n"})
-    subprocess.run(
-        ["gcc", "-fPIC", "-c", "prebuilt/helper.c", "-o", "prebuilt/helper.o"], cwd=root, check=True
-    )
+    subprocess.run(["gcc", "-fPIC", "-c", "prebuilt/helper.c", "-o", "prebuilt/helper.o"], cwd=root, check=True)
     products2, b2 = build(root, tmp_path / "b", module)
     assert b2.compiled == [] and b2.linked == [e.dest]
     assert call_get(products2.extensions[0]) == 10.0
@@ -694,9 +684,7 @@ def test_noop_rebuild_of_24_files_is_fast(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     files = {f"src/m{i}.c": f"#include <Python.h>\nint f{i}(void) {{ return {i}; }}\n" for i in range(24)}
     write(root, files)
-    modules = [
-        ext(f"pkg._m{k}", tuple(f"src/m{i}.c" for i in range(k * 6, k * 6 + 6)), index=k) for k in range(4)
-    ]
+    modules = [ext(f"pkg._m{k}", tuple(f"src/m{i}.c" for i in range(k * 6, k * 6 + 6)), index=k) for k in range(4)]
     build(root, tmp_path / "b", *modules)
     best = 1.0
     for _ in range(3):

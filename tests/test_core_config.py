@@ -65,8 +65,11 @@ def test_unknown_ext_key_did_you_mean(tmp_path: Path) -> None:
         ('name = "a._b"', {}, "ext-modules[0].sources: module 'a._b' has no sources"),
         ('name = "a._b"\nsources = ["src/*.c"]', {}, "ext-modules[0].sources[0]: pattern 'src/*.c' matches no file"),
         ('name = "a._b"\nsources = ["missing.c"]', {}, "ext-modules[0].sources[0]: file not found"),
-        ('name = "a-b"\nsources = ["a.c"]', {"a.c": ""},
-         "ext-modules[0].name: 'a-b' is not a dotted Python identifier"),
+        (
+            'name = "a-b"\nsources = ["a.c"]',
+            {"a.c": ""},
+            "ext-modules[0].name: 'a-b' is not a dotted Python identifier",
+        ),
         ('name = "a.class"\nsources = ["a.c"]', {"a.c": ""}, "is not a dotted Python identifier"),
         ('sources = ["a.c"]', {"a.c": ""}, "ext-modules[0].name: missing"),
         ('name = "a._b"\nsources = ["../x.c"]', {}, "ext-modules[0].sources[0]: must not contain '..'"),
@@ -76,8 +79,11 @@ def test_unknown_ext_key_did_you_mean(tmp_path: Path) -> None:
         ('name = "a._b"\nsources = ["a.c"]\npy-limited-api = "3.9"', {"a.c": ""}, "py-limited-api: must be a CPython"),
         ('name = "a._b"\nsources = ["a.c"]\noptional = "yes"', {"a.c": ""}, "optional: must be true or false"),
         ('name = "a._b"\nsources = ["a.c"]\ndefine-macros = [["1X", "2"]]', {"a.c": ""}, "invalid macro name"),
-        ('name = "a._b"\nsources = ["a.c"]\ninclude-dirs = ["nope"]', {"a.c": ""},
-         "include-dirs[0]: directory not found"),
+        (
+            'name = "a._b"\nsources = ["a.c"]\ninclude-dirs = ["nope"]',
+            {"a.c": ""},
+            "include-dirs[0]: directory not found",
+        ),
         ('name = "a._b"\nsources = ["a.txt"]', {"a.txt": ""}, "is not a C, C++ or assembly source file"),
     ],
 )

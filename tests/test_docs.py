@@ -37,10 +37,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def long_options(parser: argparse.ArgumentParser) -> list[str]:
     return sorted(
-        opt
-        for action in parser._actions
-        for opt in action.option_strings
-        if opt.startswith("--") and opt != "--help"
+        opt for action in parser._actions for opt in action.option_strings if opt.startswith("--") and opt != "--help"
     )
 
 

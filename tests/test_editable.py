@@ -223,9 +223,7 @@ def test_finder_in_process_claims_only_its_names(tmp_path: Path) -> None:
 
 
 def test_package_dir_need_not_exist_yet(tmp_path: Path) -> None:
-    code = dict(
-        editable_members("x", [("pkg", tmp_path / "nope")], [("pkg._c", tmp_path / "b" / "pkg" / "_c.so")])
-    )
+    code = dict(editable_members("x", [("pkg", tmp_path / "nope")], [("pkg._c", tmp_path / "b" / "pkg" / "_c.so")]))
     text = code["_varwheel_editable_x.py"].decode()
     assert f"'pkg': ({str(tmp_path / 'nope')!r}, ({str(tmp_path / 'b' / 'pkg')!r},))," in text
 

@@ -30,8 +30,12 @@ WHEEL_RE = {
     "cxx-extension": r"^cxxthing-0\.1\.0-cp3\d+-cp3\d+t?-(linux|manylinux)[\w.]*\.whl$",
     "abi3": r"^stablething-2\.0\.0-cp39-abi3-manylinux1_x86_64\.manylinux_2_5_x86_64\.whl$",
 }
-SDIST = {"pure": "purething-0.3.0", "c-extension": "fastthing-1.2.0", "cxx-extension": "cxxthing-0.1.0",
-         "abi3": "stablething-2.0.0"}
+SDIST = {
+    "pure": "purething-0.3.0",
+    "c-extension": "fastthing-1.2.0",
+    "cxx-extension": "cxxthing-0.1.0",
+    "abi3": "stablething-2.0.0",
+}
 
 
 def install_and_check(make_venv, wheel: Path, check: str, env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -65,8 +69,7 @@ def test_uv_build(example: str, project, offline_env, make_venv, tmp_path: Path)
         pytest.skip("uv is not installed")
     src = project(example)
     dist = tmp_path / "dist"
-    run(["uv", "build", "--no-index", "--find-links", offline_env["UV_FIND_LINKS"], "-o", dist, src],
-        env=offline_env)
+    run(["uv", "build", "--no-index", "--find-links", offline_env["UV_FIND_LINKS"], "-o", dist, src], env=offline_env)
     install_and_check(make_venv, only(dist, "*.whl"), CHECKS[example], offline_env)
 
 
@@ -90,10 +93,14 @@ def test_pip_install_and_scripts(project, offline_env, make_venv) -> None:  # ty
     venv.pip("install", "-q", src, env=offline_env)
     out = run([venv.path / "bin" / "purething", "there"]).stdout
     assert out.strip() == "hello, there"
-    venv.run("import importlib.resources as r, purething; "
-             "assert r.files(purething).joinpath('data.txt').read_text().startswith('greeting')")
-    venv.run("import importlib.metadata as m; d = m.distribution('purething'); "
-             "assert any(str(f).endswith('licenses/LICENSE') for f in d.files)")
+    venv.run(
+        "import importlib.resources as r, purething; "
+        "assert r.files(purething).joinpath('data.txt').read_text().startswith('greeting')"
+    )
+    venv.run(
+        "import importlib.metadata as m; d = m.distribution('purething'); "
+        "assert any(str(f).endswith('licenses/LICENSE') for f in d.files)"
+    )
 
 
 def test_editable_install(project, offline_env, make_venv) -> None:  # type: ignore[no-untyped-def]
@@ -120,8 +127,10 @@ def test_editable_install(project, offline_env, make_venv) -> None:  # type: ign
 def test_varwheel_build_command(project, tmp_path: Path, make_venv, offline_env) -> None:  # type: ignore[no-untyped-def]
     src = project("mixed-lang")
     out = tmp_path / "out"
-    run([sys.executable, "-m", "varwheel", "build", src, "-o", out],
-        env={**offline_env, "PYTHONPATH": str(REPO / "src")})
+    run(
+        [sys.executable, "-m", "varwheel", "build", src, "-o", out],
+        env={**offline_env, "PYTHONPATH": str(REPO / "src")},
+    )
     wheel = only(out, "*.whl")
     assert only(out, "*.tar.gz").name == "mixed_lang-0.2.0.tar.gz"
     with zipfile.ZipFile(wheel) as zf:
@@ -146,8 +155,23 @@ def test_python39_build_environment(project, offline_env, tmp_path: Path) -> Non
     house = tmp_path / "house39"
     house.mkdir()
     shutil.copy(only(Path(offline_env["PIP_FIND_LINKS"]), "varwheel-*.whl"), house)
-    run([sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "--python-version", "3.9",
-         "-d", house, *BACKEND_DEPS, *BACKEND_DEPS_PY39])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--only-binary",
+            ":all:",
+            "--python-version",
+            "3.9",
+            "-d",
+            house,
+            *BACKEND_DEPS,
+            *BACKEND_DEPS_PY39,
+        ]
+    )
     offline_env = {**offline_env, "PIP_FIND_LINKS": str(house)}
     venv = tmp_path / "py39"
     run([PYTHON39, "-m", "venv", venv])
@@ -163,13 +187,20 @@ def test_python39_build_environment(project, offline_env, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("example", sorted(CHECKS))
-def test_pip_wheel_from_sdist_and_varwheel_build(example: str, project, offline_env, make_venv,  # type: ignore[no-untyped-def]
-                                                 tmp_path: Path) -> None:
+def test_pip_wheel_from_sdist_and_varwheel_build(
+    example: str,
+    project,
+    offline_env,
+    make_venv,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     """Every example through pip (from its sdist) and through `varwheel build`, same wheel name."""
     src = project(example)
     out = tmp_path / "vw"
-    run([sys.executable, "-m", "varwheel", "build", src, "-o", out],
-        env={**offline_env, "PYTHONPATH": str(REPO / "src")})
+    run(
+        [sys.executable, "-m", "varwheel", "build", src, "-o", out],
+        env={**offline_env, "PYTHONPATH": str(REPO / "src")},
+    )
     sdist = only(out, "*.tar.gz")
     assert sdist.name == SDIST[example] + ".tar.gz"
     ours = only(out, "*.whl")

@@ -78,8 +78,11 @@ def test_unchanged_origin_is_copied_raw(tmp_path: Path) -> None:
     st = path.stat()
     member = raws["pkg/__init__.py"]
     # a different compression level would change the bytes unless the member is copied raw
-    origin = {"pkg/__init__.py": Origin(member.__class__(**{**member.__dict__, "sha256": "sha256=fake"}),
-                                        st.st_size, st.st_mtime_ns)}
+    origin = {
+        "pkg/__init__.py": Origin(
+            member.__class__(**{**member.__dict__, "sha256": "sha256=fake"}), st.st_size, st.st_mtime_ns
+        )
+    }
     out = write_wheel(staged.replace(origin=origin), tmp_path / "out2", level=0)
     with zipfile.ZipFile(out) as zf:
         assert zf.getinfo("pkg/__init__.py").compress_type == zipfile.ZIP_DEFLATED

@@ -177,7 +177,7 @@ def _pump(proc: Any, stdin: bytes | None, timeout: float | None) -> tuple[str, s
                 else:
                     assert pending is not None
                     try:
-                        n = os.write(fd, pending[:1 << 16])
+                        n = os.write(fd, pending[: 1 << 16])
                     except BrokenPipeError:
                         n = len(pending)
                     except BlockingIOError:

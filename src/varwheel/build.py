@@ -82,9 +82,7 @@ def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: C
 
 
 @_hook
-def prepare_metadata_for_build_editable(
-    metadata_directory: str, config_settings: ConfigSettings = None
-) -> str:
+def prepare_metadata_for_build_editable(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
     return pipeline.prepare_metadata(_root(), Path(metadata_directory), config_settings)
 
 

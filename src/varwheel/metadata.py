@@ -78,8 +78,9 @@ def _project_with_version(settings: Settings) -> dict[str, Any]:
     pyproject = settings.pyproject
     project = pyproject.get("project")
     if project is None:
-        raise ConfigError("missing [project] table", subject="pyproject.toml",
-                          hint="varwheel reads PEP 621 metadata from [project]")
+        raise ConfigError(
+            "missing [project] table", subject="pyproject.toml", hint="varwheel reads PEP 621 metadata from [project]"
+        )
     if not isinstance(project, dict):
         raise ConfigError("must be a table", subject="pyproject.toml: project")
     dynamic = project.get("dynamic", [])
@@ -95,8 +96,9 @@ def _project_with_version(settings: Settings) -> dict[str, Any]:
     version_file = settings.tool.version_file
     if "version" in dynamic:
         if "version" in project:
-            raise ConfigError("version is both static and listed in project.dynamic",
-                              subject="pyproject.toml: project.version")
+            raise ConfigError(
+                "version is both static and listed in project.dynamic", subject="pyproject.toml: project.version"
+            )
         if version_file is None:
             raise ConfigError(
                 "version is dynamic but no version file is configured",
@@ -235,9 +237,7 @@ def build_metadata(settings: Settings) -> CoreMetadata:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pyproject_metadata.errors.ConfigurationWarning)
-            meta = pyproject_metadata.StandardMetadata.from_pyproject(
-                data, settings.root, allow_extra_keys=False
-            )
+            meta = pyproject_metadata.StandardMetadata.from_pyproject(data, settings.root, allow_extra_keys=False)
     except pyproject_metadata.ConfigurationError as exc:
         key = getattr(exc, "key", None)
         raise ConfigError(str(exc), subject=f"pyproject.toml: {key}" if key else "pyproject.toml") from None

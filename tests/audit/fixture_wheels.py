@@ -37,7 +37,16 @@ ARCH = os.uname().machine
 BUILD_RPATH = "/opt/varwheel-build-machine/lib"  # a build-machine path that must not survive repair
 
 NAMES = (
-    "zdemo", "yamldemo", "cxxdemo", "isav3", "isainner", "mixdemo", "manylibs", "llddemo", "multiext", "armdemo",
+    "zdemo",
+    "yamldemo",
+    "cxxdemo",
+    "isav3",
+    "isainner",
+    "mixdemo",
+    "manylibs",
+    "llddemo",
+    "multiext",
+    "armdemo",
 )
 CROSS_CC = "aarch64-linux-gnu-gcc"  # the foreign architecture the x86_64 test machine builds for
 
@@ -57,9 +66,7 @@ def run(cmd: list[str], cwd: Path | None = None) -> None:
     subprocess.run(cmd, check=True, cwd=cwd)
 
 
-def cc(
-    out: Path, sources: list[Path], *flags: str, cxx: bool = False, shared: bool = True, compiler: str = ""
-) -> Path:
+def cc(out: Path, sources: list[Path], *flags: str, cxx: bool = False, shared: bool = True, compiler: str = "") -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     compiler = compiler or ("g++" if cxx else "gcc")
     cmd = [compiler, "-O1", "-fPIC", f"-I{INCLUDE}", *map(str, sources), "-o", str(out)]
@@ -95,8 +102,7 @@ def make_wheel(
     di = f"{dist}-{version}.dist-info"
     meta = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n\n".encode()
     wheel = (
-        f"Wheel-Version: 1.0\nGenerator: fixture\nRoot-Is-Purelib: false\n"
-        f"Tag: {PY_TAG}-{PY_TAG}-{platform}\n\n"
+        f"Wheel-Version: 1.0\nGenerator: fixture\nRoot-Is-Purelib: false\nTag: {PY_TAG}-{PY_TAG}-{platform}\n\n"
     ).encode()
     entries: list[tuple[str, bytes, int]] = []
     for arc, src in sorted(files.items()):
@@ -149,9 +155,7 @@ def build(name: str, out_dir: Path, *, manylibs: int = 32, manylibs_kb: int = 8)
     if name in ("yamldemo", "llddemo"):
         src = write(
             b / "y.c",
-            module_c(
-                "_yaml", "return PyUnicode_FromString(yaml_get_version_string());", pre="#include <yaml.h>"
-            ),
+            module_c("_yaml", "return PyUnicode_FromString(yaml_get_version_string());", pre="#include <yaml.h>"),
         )
         flags = ["-lyaml", f"-Wl,-rpath,{BUILD_RPATH}", "-Wl,--enable-new-dtags"]
         if name == "llddemo":
@@ -173,9 +177,7 @@ def build(name: str, out_dir: Path, *, manylibs: int = 32, manylibs_kb: int = 8)
     if name == "isav3":
         src = write(
             b / "v.c",
-            module_c(
-                "_v3", "double s = 0; for (int i = 0; i < 8; i++) s += i * 1.5; return PyFloat_FromDouble(s);"
-            ),
+            module_c("_v3", "double s = 0; for (int i = 0; i < 8; i++) s += i * 1.5; return PyFloat_FromDouble(s);"),
         )
         so = cc(b / f"_v3{ext}", [src], "-march=x86-64-v3", "-mneeded")
         return make_wheel(out_dir, "isav3", "1.0", {f"isav3/_v3{ext}": so})
@@ -185,8 +187,7 @@ def build(name: str, out_dir: Path, *, manylibs: int = 32, manylibs_kb: int = 8)
             [
                 write(
                     b / "vec.c",
-                    "double vec_sum(int n) { double s = 0;"
-                    " for (int i = 0; i < n; i++) s += i * 0.5; return s; }\n",
+                    "double vec_sum(int n) { double s = 0; for (int i = 0; i < n; i++) s += i * 0.5; return s; }\n",
                 )
             ],
             "-march=x86-64-v3",
@@ -205,17 +206,14 @@ def build(name: str, out_dir: Path, *, manylibs: int = 32, manylibs_kb: int = 8)
             "-Wl,-rpath,$ORIGIN/lib",
             "-Wl,--enable-new-dtags",
         )
-        return make_wheel(
-            out_dir, "isainner", "1.0", {f"isainner/_inner{ext}": so, "isainner/lib/libvec.so.1": lib}
-        )
+        return make_wheel(out_dir, "isainner", "1.0", {f"isainner/_inner{ext}": so, "isainner/lib/libvec.so.1": lib})
     if name == "mixdemo":
         lib = cc(
             b / "lib" / "libhelper.so.1",
             [
                 write(
                     b / "h.c",
-                    "#include <yaml.h>\nconst char *helper_version(void)"
-                    " { return yaml_get_version_string(); }\n",
+                    "#include <yaml.h>\nconst char *helper_version(void) { return yaml_get_version_string(); }\n",
                 )
             ],
             "-lyaml",
@@ -341,8 +339,7 @@ def build(name: str, out_dir: Path, *, manylibs: int = 32, manylibs_kb: int = 8)
             b / "arm.c",
             module_c(
                 "_arm",
-                "unsigned char r[4]; getrandom(r, sizeof r, 0);"
-                ' return PyFloat_FromDouble(cos(foo_len("abc") + r[0]));',
+                'unsigned char r[4]; getrandom(r, sizeof r, 0); return PyFloat_FromDouble(cos(foo_len("abc") + r[0]));',
                 pre="#include <math.h>\n#include <sys/random.h>\nint foo_len(const char *s);",
             ),
         )

@@ -18,9 +18,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 def varwheel(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``python -m varwheel.audit.cli ...`` in a subprocess."""
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    res = subprocess.run(
-        [sys.executable, "-m", "varwheel.audit.cli", *args], capture_output=True, text=True, env=env
-    )
+    res = subprocess.run([sys.executable, "-m", "varwheel.audit.cli", *args], capture_output=True, text=True, env=env)
     if check and res.returncode != 0:
         raise AssertionError(f"varwheel {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
     return res

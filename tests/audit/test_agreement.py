@@ -61,12 +61,8 @@ def test_repair_agrees(wheels, name: str, tmp_path: Path) -> None:
     assert o.name == a.name
     assert wheel_tags(o) == wheel_tags(a)
     ta, to = unzip(a, tmp_path / "a"), unzip(o, tmp_path / "o")
-    files_a = {
-        p.relative_to(ta).as_posix() for p in ta.rglob("*") if p.is_file() and "/sboms/" not in p.as_posix()
-    }
-    files_o = {
-        p.relative_to(to).as_posix() for p in to.rglob("*") if p.is_file() and "/sboms/" not in p.as_posix()
-    }
+    files_a = {p.relative_to(ta).as_posix() for p in ta.rglob("*") if p.is_file() and "/sboms/" not in p.as_posix()}
+    files_o = {p.relative_to(to).as_posix() for p in to.rglob("*") if p.is_file() and "/sboms/" not in p.as_posix()}
     assert files_o == files_a  # same grafted names (name + hash), same shims
     assert elf_summary(to) == elf_summary(ta)  # SONAME, DT_NEEDED, run path kind + value, vn_file
 

@@ -299,9 +299,7 @@ def test_not_a_wheel(tmp_path: Path, kind: str) -> None:
             for info, data in members.values():
                 if kind in ("dotdot", "absolute") and info.filename.startswith(("..", "/")):
                     # zipfile sanitises names on write; patch the raw bytes afterwards instead
-                    info = zipfile.ZipInfo(
-                        "XX" + info.filename[2:] if kind == "dotdot" else "X" + info.filename[1:]
-                    )
+                    info = zipfile.ZipInfo("XX" + info.filename[2:] if kind == "dotdot" else "X" + info.filename[1:])
                 zf.writestr(info, data)
         if kind in ("dotdot", "absolute"):
             raw = whl.read_bytes()

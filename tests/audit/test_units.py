@@ -29,8 +29,10 @@ def cfg(table: dict, settings: dict | None = None) -> AuditConfig:
 
 def test_config_defaults_table_and_settings_override() -> None:
     assert cfg({}) == AuditConfig()
-    c = cfg({"plat": "manylinux_2_28_x86_64", "exclude": ["libcuda.so.1"], "strip": True, "repair": False},
-            {"audit.plat": "manylinux2014", "audit.exclude": ["a.so", "b.so,c.so"], "other.key": "x"})
+    c = cfg(
+        {"plat": "manylinux_2_28_x86_64", "exclude": ["libcuda.so.1"], "strip": True, "repair": False},
+        {"audit.plat": "manylinux2014", "audit.exclude": ["a.so", "b.so,c.so"], "other.key": "x"},
+    )
     assert c.plat == "manylinux2014" and c.exclude == ("a.so", "b.so", "c.so") and c.strip == "all"
     assert not c.repair
     assert all(k.startswith("audit.") for k in CONFIG_SETTINGS) and "audit.plat" in CONFIG_SETTINGS
@@ -121,29 +123,37 @@ def test_grafted_name_quirks() -> None:
 def test_kept_run_path(tmp_path: Path) -> None:
     root = str(tmp_path)
     d = str(tmp_path / "pkg")
-    assert kept_run_path(("$ORIGIN/lib", "/root/.pyenv/lib", "$ORIGIN/../../outside", ""), d, root) == [
-        "$ORIGIN/lib"]
+    assert kept_run_path(("$ORIGIN/lib", "/root/.pyenv/lib", "$ORIGIN/../../outside", ""), d, root) == ["$ORIGIN/lib"]
 
 
 def test_new_platform_rules() -> None:
     n = WheelName("x", "1.0", "cp311", "cp311", "linux_x86_64")
     assert new_platform(n, ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]) == (
-        "manylinux2014_x86_64.manylinux_2_17_x86_64", False)
+        "manylinux2014_x86_64.manylinux_2_17_x86_64",
+        False,
+    )
     n = WheelName("x", "1.0", "py3", "none", "any")
     assert new_platform(n, ["manylinux_2_5_x86_64"]) == ("manylinux_2_5_x86_64", True)
     n = WheelName("x", "1.0", "cp311", "cp311", "manylinux2014_x86_64.manylinux_2_17_x86_64")
-    assert new_platform(n, ["manylinux_2_28_x86_64"])[0] == \
-        "manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64"
+    assert (
+        new_platform(n, ["manylinux_2_28_x86_64"])[0]
+        == "manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64"
+    )
 
 
 def test_unpack_fills_origin_and_unchanged_members_are_copied_raw(tmp_path: Path) -> None:
     data = bytes(range(256)) * 400
-    whl = make_wheel(tmp_path / "in", "demo", "1.0", {"demo/data.bin": data, "demo/__init__.py": b"x = 1\n"},
-                     platform="any")
+    whl = make_wheel(
+        tmp_path / "in", "demo", "1.0", {"demo/data.bin": data, "demo/__init__.py": b"x = 1\n"}, platform="any"
+    )
     staged = unpack_wheel(whl, tmp_path / "tree")
     assert staged.name.name == "demo" and not staged.root_is_purelib and staged.generator == "fixture"
-    assert set(staged.origin) == {"demo/data.bin", "demo/__init__.py", "demo-1.0.dist-info/METADATA",
-                                  "demo-1.0.dist-info/WHEEL"}
+    assert set(staged.origin) == {
+        "demo/data.bin",
+        "demo/__init__.py",
+        "demo-1.0.dist-info/METADATA",
+        "demo-1.0.dist-info/WHEEL",
+    }
     (staged.root / "demo" / "__init__.py").write_bytes(b"x = 2\n")
     out = write_wheel(staged, tmp_path / "out", level=9)
     with zipfile.ZipFile(whl) as a, zipfile.ZipFile(out) as b:

@@ -56,8 +56,13 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def run(args: list[object], **kw: object) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [str(a) for a in args], text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        timeout=300, check=False, **kw,  # type: ignore[call-overload]
+        [str(a) for a in args],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=300,
+        check=False,
+        **kw,  # type: ignore[call-overload]
     )
     if proc.returncode != 0:
         raise AssertionError(f"command failed ({proc.returncode}): {args}\n{proc.stdout}")
@@ -94,8 +99,20 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
         VARWHEEL_CACHE_DIR=str(base / "cache"),
     )
     run(
-        [sys.executable, "-m", "varwheel", "build", src, "-w", "--variants", "all", "-o", out,
-         "-C", "provider-isolation=false"],
+        [
+            sys.executable,
+            "-m",
+            "varwheel",
+            "build",
+            src,
+            "-w",
+            "--variants",
+            "all",
+            "-o",
+            out,
+            "-C",
+            "provider-isolation=false",
+        ],
         env=env,
     )
     return out
@@ -115,8 +132,13 @@ def variantlib_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
     python = path / "bin" / "python"
     proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", VARIANTLIB], env=clean_env(),
-        text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False,
+        [str(python), "-m", "pip", "install", "-q", VARIANTLIB],
+        env=clean_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=300,
+        check=False,
     )
     if proc.returncode != 0:  # a hard blocker for this test, not a skip
         pytest.fail(f"cannot install {VARIANTLIB} from PyPI:\n{proc.stdout}")
@@ -178,8 +200,18 @@ def uv() -> str:
 
 
 def uv_install(uv: str, python: Path, *find_links: Path, plugins: Path, cache: Path) -> str:
-    args: list[object] = [uv, "pip", "install", "--python", python, "--preview-features", "wheel-variants",
-                          "--no-index", "--cache-dir", cache]
+    args: list[object] = [
+        uv,
+        "pip",
+        "install",
+        "--python",
+        python,
+        "--preview-features",
+        "wheel-variants",
+        "--no-index",
+        "--cache-dir",
+        cache,
+    ]
     for d in (*find_links, plugins):
         args += ["--find-links", d]
     return run([*args, "simdsum"], env=clean_env()).stdout
@@ -191,9 +223,7 @@ def installed(python: Path) -> list[object]:
     return out
 
 
-def test_uv_picks_the_machine_level(
-    release: Path, uv: str, plugin_wheelhouse: Path, tmp_path: Path
-) -> None:
+def test_uv_picks_the_machine_level(release: Path, uv: str, plugin_wheelhouse: Path, tmp_path: Path) -> None:
     level = machine_level()
     if level == 0:
         pytest.skip("not an x86-64 Linux machine")

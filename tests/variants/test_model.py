@@ -73,9 +73,7 @@ from varwheel.wheel.filename import WheelName
         ),
     ],
 )
-def test_t1_filename_parsing(
-    filename: str, build: str | None, label: str | None, py: str, abi: str, plat: str
-) -> None:
+def test_t1_filename_parsing(filename: str, build: str | None, label: str | None, py: str, abi: str, plat: str) -> None:
     name = WheelName.parse(filename)
     assert (name.build, name.label, name.python, name.abi, name.platform) == (build, label, py, abi, plat)
     assert name.filename == filename

@@ -63,15 +63,11 @@ def test_merge_schema_and_provider_conflicts() -> None:
     p1 = {"cpu": {"requires": ["cpu-provider"]}}
     p2 = {"cpu": {"requires": ["cpu-provider>=2"]}}
     with pytest.raises(VarwheelError, match="provider 'cpu' differs"):
-        index_json(
-            [vj(["cpu"], FAST, SCHEMA_850, providers=p1), vj(["cpu"], {"null": {}}, SCHEMA_850, providers=p2)]
-        )
+        index_json([vj(["cpu"], FAST, SCHEMA_850, providers=p1), vj(["cpu"], {"null": {}}, SCHEMA_850, providers=p2)])
     with pytest.raises(VarwheelError, match="different variant metadata schemas"):
         index_json([vj(["cpu"], FAST, SCHEMA_850, providers=p1), vj(["cpu"], {"null": {}})])
     merged = json.loads(
-        index_json(
-            [vj(["cpu"], FAST, SCHEMA_850, providers=p1), vj(["cpu"], {"null": {}}, SCHEMA_850, providers=p1)]
-        )
+        index_json([vj(["cpu"], FAST, SCHEMA_850, providers=p1), vj(["cpu"], {"null": {}}, SCHEMA_850, providers=p1)])
     )
     assert merged["providers"] == p1
 

@@ -31,7 +31,8 @@ flavour.kind = ["b"]
 flavour.kind = ["c"]
 """
 
-PYPROJECT = """\
+PYPROJECT = (
+    """\
 [build-system]
 requires = ["varwheel"]
 build-backend = "varwheel.build"
@@ -44,7 +45,9 @@ version = "1.0"
 name = "relpkg._ext"
 sources = ["src/relpkg/common.c", "src/relpkg/module.c"]
 
-""" + VARIANT_TABLES
+"""
+    + VARIANT_TABLES
+)
 
 COMMON_C = """\
 /* Includes nothing variant-specific: compiled once for all variant wheels. */
@@ -74,7 +77,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ext", NULL, 0, meth
 PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module); }
 """
 
-PURE_PYPROJECT = """\
+PURE_PYPROJECT = (
+    """\
 [build-system]
 requires = ["varwheel"]
 build-backend = "varwheel.build"
@@ -83,7 +87,9 @@ build-backend = "varwheel.build"
 name = "purerel"
 version = "2.0"
 
-""" + VARIANT_TABLES
+"""
+    + VARIANT_TABLES
+)
 
 LABELS = ("alpha", "beta", "gamma")
 
@@ -156,14 +162,15 @@ def test_release_shares_objects_and_writes_index(
         assert has_vj == bool(label)
         got = subprocess.run(
             [sys.executable, "-c", "import json; from relpkg import _ext; print(json.dumps(_ext.label()))"],
-            cwd=target, capture_output=True, text=True, check=True,
+            cwd=target,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         assert json.loads(got) == [*expected[label], 42]
 
 
-def test_release_index_is_independent_of_build_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_release_index_is_independent_of_build_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(tmp_path / "cache"))
     root = make_project(tmp_path, PURE_PYPROJECT, c=False)
     outs = []
@@ -207,7 +214,10 @@ def test_release_builds_concurrently(tmp_path: Path, monkeypatch: pytest.MonkeyP
     # the first variant alone (fills the shared object cache), then the other four at once
     assert seen[0] == ("null", "4")
     assert sorted((str(label), jobs) for label, jobs in seen[1:]) == [
-        ("None", "1"), ("alpha", "1"), ("beta", "1"), ("gamma", "1")
+        ("None", "1"),
+        ("alpha", "1"),
+        ("beta", "1"),
+        ("gamma", "1"),
     ]
     assert state["max"] == 4
 
@@ -247,8 +257,9 @@ def test_get_requires_without_provider_isolation(tmp_path: Path, monkeypatch: py
     (root / "src" / "pkg").mkdir(parents=True)
     (root / "src" / "pkg" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text(
-        PURE_PYPROJECT.replace('name = "purerel"', 'name = "pkg"')
-        .replace('namespace = ["flavour"]', 'namespace = ["flavour", "x86_64", "extra"]')
+        PURE_PYPROJECT.replace('name = "purerel"', 'name = "pkg"').replace(
+            'namespace = ["flavour"]', 'namespace = ["flavour", "x86_64", "extra"]'
+        )
         + '[variant.providers.x86_64]\nrequires = ["x86-64-variant-provider >=0.1"]\n'
         + '[variant.providers.extra]\nbuild-requires = ["extra-provider"]\n'
         + '[variant.variants.v3]\nx86_64.level = ["v3"]\n'

@@ -29,9 +29,7 @@ def test_t4_schema_825() -> None:
     assert json.loads(data) == {
         "$schema": "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json",
         "default-priorities": {"namespace": ["x86_64", "blas_lapack"]},
-        "variants": {
-            "x86_64_v3_oblas": {"blas_lapack": {"library": ["openblas"]}, "x86_64": {"level": ["v3"]}}
-        },
+        "variants": {"x86_64_v3_oblas": {"blas_lapack": {"library": ["openblas"]}, "x86_64": {"level": ["v3"]}}},
     }
     assert data.endswith(b"}\n") and b"providers" not in data and b"static-properties" not in data
     null = json.loads(variant_json("825", NS, T4_PROVIDERS, "null", ()))
@@ -48,9 +46,7 @@ def test_t5_schema_850() -> None:
             "blas_lapack": {"static-properties": {"library": ["openblas", "mkl"]}},
             "x86_64": {"requires": ["provider-variant-x86-64 >=0.0.1"]},
         },
-        "variants": {
-            "x86_64_v3_oblas": {"blas_lapack": {"library": ["openblas"]}, "x86_64": {"level": ["v3"]}}
-        },
+        "variants": {"x86_64_v3_oblas": {"blas_lapack": {"library": ["openblas"]}, "x86_64": {"level": ["v3"]}}},
     }
     # deterministic bytes: keys in canonical order, 4-space indent, trailing newline
     text = data.decode()
@@ -206,14 +202,10 @@ def blas_build_requires(api: str) -> dict[str, Any]:
 def test_build_requires_frozen_into_static_properties(tmp_path: Path) -> None:
     result = resolve(blas_build_requires("demo_variant_provider:Blas"), {"variant-label": "oblas"}, tmp_path)
     doc = json.loads(result.variant_json)
-    assert doc["providers"]["blas_lapack"] == {
-        "static-properties": {"library": ["accelerate", "openblas", "mkl"]}
-    }
+    assert doc["providers"]["blas_lapack"] == {"static-properties": {"library": ["accelerate", "openblas", "mkl"]}}
     # the null variant freezes it too (every provider is copied into every wheel)
     null = json.loads(
-        resolve(
-            blas_build_requires("demo_variant_provider:Blas"), {"variant-label": "null"}, tmp_path
-        ).variant_json
+        resolve(blas_build_requires("demo_variant_provider:Blas"), {"variant-label": "null"}, tmp_path).variant_json
     )
     assert null["providers"] == doc["providers"]
 

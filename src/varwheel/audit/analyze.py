@@ -205,8 +205,7 @@ def analyze(
         if wheel_arch is None:
             # said only when there is an ELF to take it from: a pure wheel is no puzzle
             _log.warn(
-                f"the architecture could not be deduced from the platform tag {name.platform!r}; "
-                "using the first ELF's"
+                f"the architecture could not be deduced from the platform tag {name.platform!r}; using the first ELF's"
             )
             wheel_arch = info.arch
         elif info.arch != wheel_arch:
@@ -361,9 +360,7 @@ def _fixup_trees(trees: dict[str, Tree], elfs: Mapping[str, WheelElf]) -> None:
     for arcname, tree in trees.items():
         if elfs[arcname].is_extension or tree.fully_resolved():
             continue
-        ref = next(
-            (c for c in resolved if any(lib.realpath == tree.realpath for lib in c.libs.values())), None
-        )
+        ref = next((c for c in resolved if any(lib.realpath == tree.realpath for lib in c.libs.values())), None)
         if ref is None:
             continue
         todo = [s for s, lib in tree.libs.items() if lib.realpath is None and s in ref.libs]

@@ -58,9 +58,7 @@ def _strip_value(value: object, subject: str) -> str:
             return "all"
         if low in ("false", "0", "no", "off"):
             return "none"
-    raise ConfigError(
-        f"must be one of {', '.join(STRIP_CHOICES)} (or true/false), not {value!r}", subject=subject
-    )
+    raise ConfigError(f"must be one of {', '.join(STRIP_CHOICES)} (or true/false), not {value!r}", subject=subject)
 
 
 def _choice(value: str, choices: tuple[str, ...], subject: str) -> str:
@@ -135,9 +133,7 @@ def parse_audit_config(table: Table, settings: Mapping[str, str | list[str]]) ->
             tuple(values.get("extra-rpaths", cfg.extra_rpaths)),  # type: ignore[arg-type]
             subj["extra-rpaths"],
         ),
-        libs_dir_suffix=_libs_suffix(
-            str(values.get("libs-dir-suffix", cfg.libs_dir_suffix)), subj["libs-dir-suffix"]
-        ),
+        libs_dir_suffix=_libs_suffix(str(values.get("libs-dir-suffix", cfg.libs_dir_suffix)), subj["libs-dir-suffix"]),
         sbom=bool(values.get("sbom", cfg.sbom)),
         allow_never_vendor=tuple(values.get("allow-never-vendor", cfg.allow_never_vendor)),  # type: ignore[arg-type]
     )

@@ -180,9 +180,7 @@ def read_elf(path: Path | str, *, subject: str | None = None) -> ElfInfo:
     try:
         st = os.stat(real)
     except OSError as exc:
-        raise VarwheelError(
-            f"cannot read: {exc.strerror}", stage="audit", subject=subject or str(path)
-        ) from None
+        raise VarwheelError(f"cannot read: {exc.strerror}", stage="audit", subject=subject or str(path)) from None
     key = (real, st.st_size, st.st_mtime_ns)
     hit = _cache.get(key)
     if hit is not None:
@@ -303,11 +301,7 @@ def _parse(fh: BinaryIO, path: str, size: int) -> ElfInfo:
     try:
         hdr = structs.Elf_Ehdr.parse(ident + r.read(16, structs.Elf_Ehdr.sizeof() - 16, "ELF header"))
         e_type = _E_TYPES.get(hdr["e_type"], 0) if isinstance(hdr["e_type"], str) else int(hdr["e_type"])
-        machine = (
-            int(hdr["e_machine"])
-            if not isinstance(hdr["e_machine"], str)
-            else _machine_number(hdr["e_machine"])
-        )
+        machine = int(hdr["e_machine"]) if not isinstance(hdr["e_machine"], str) else _machine_number(hdr["e_machine"])
         flags = int(hdr["e_flags"])
         phoff, phnum, phentsize = int(hdr["e_phoff"]), int(hdr["e_phnum"]), int(hdr["e_phentsize"])
         shoff, shnum, shentsize = int(hdr["e_shoff"]), int(hdr["e_shnum"]), int(hdr["e_shentsize"])
@@ -333,9 +327,7 @@ def _parse(fh: BinaryIO, path: str, size: int) -> ElfInfo:
         # name type flags addr offset size link info addralign entsize (both classes)
         sections.append((0, f[1], f[3], f[4], f[5], f[6]))
     arch = _ARCHES.get((machine, elfclass, little))
-    if arch == "armv7l" and not (
-        (flags & _EF_ARM_EABIMASK) == _EF_ARM_EABI_VER5 and flags & _EF_ARM_ABI_FLOAT_HARD
-    ):
+    if arch == "armv7l" and not ((flags & _EF_ARM_EABIMASK) == _EF_ARM_EABI_VER5 and flags & _EF_ARM_ABI_FLOAT_HARD):
         arch = None
 
     def section_bytes(idx: int, what: str) -> bytes:
@@ -423,9 +415,7 @@ def _parse(fh: BinaryIO, path: str, size: int) -> ElfInfo:
             if link >= len(sections):
                 raise ElfFormatError(".gnu.version_r links to a missing string table")
             vneeds.extend(
-                _scan_verneed(
-                    section_bytes(idx, ".gnu.version_r"), section_bytes(link, ".dynstr"), e, ver_index
-                )
+                _scan_verneed(section_bytes(idx, ".gnu.version_r"), section_bytes(link, ".dynstr"), e, ver_index)
             )
         elif sh_type == SHT_GNU_VERSYM:
             versym = section_bytes(idx, ".gnu.version")
@@ -484,17 +474,13 @@ def _scan_dynsym(
         entsz = 24
         it: Iterable[tuple[int, ...]] = (
             (n, info, shndx)
-            for n, info, _o, shndx, _v, _s in struct.iter_unpack(
-                e + "IBBHQQ", data[: len(data) - len(data) % entsz]
-            )
+            for n, info, _o, shndx, _v, _s in struct.iter_unpack(e + "IBBHQQ", data[: len(data) - len(data) % entsz])
         )
     else:
         entsz = 16
         it = (
             (n, info, shndx)
-            for n, _v, _s, info, _o, shndx in struct.iter_unpack(
-                e + "IIIBBH", data[: len(data) - len(data) % entsz]
-            )
+            for n, _v, _s, info, _o, shndx in struct.iter_unpack(e + "IIIBBH", data[: len(data) - len(data) % entsz])
         )
     names = _Names(strs, ".dynsym")
     for idx, (name_off, info, shndx) in enumerate(it):

@@ -80,9 +80,7 @@ def parse_ld_so_conf(path: str, root: str = "/", _seen: set[str] | None = None) 
             for pattern in line[8:].split():
                 if not pattern.startswith("/"):
                     pattern = os.path.join(os.path.dirname(path), pattern)
-                for inc in sorted(
-                    glob.glob(os.path.join(root, pattern.lstrip("/")) if root != "/" else pattern)
-                ):
+                for inc in sorted(glob.glob(os.path.join(root, pattern.lstrip("/")) if root != "/" else pattern)):
                     out += parse_ld_so_conf(inc, root, seen)
         elif line.startswith("hwcap"):
             continue

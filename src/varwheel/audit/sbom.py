@@ -110,7 +110,7 @@ def _owners_from_lists(paths: list[str], info_dir: str) -> dict[str, str]:
 
 
 def _status_versions(packages: set[str], status_file: str) -> dict[str, tuple[str, str]]:
-    """"package[:arch]" -> (version, arch) of installed packages, from dpkg's status file."""
+    """ "package[:arch]" -> (version, arch) of installed packages, from dpkg's status file."""
     try:
         with open(status_file, encoding="utf-8", errors="surrogateescape") as fh:
             status = "\n" + fh.read()

@@ -154,8 +154,7 @@ def _refuse(analysis: Analysis, target: Policy, config: AuditConfig) -> None:
             bl = analysis.refs_by_file[arcname][target.name].blacklist
             for lib, syms in sorted(bl.items()):
                 raise VarwheelError(
-                    f"imports black-listed symbol(s) {', '.join(sorted(syms))} from {lib}, "
-                    f"which {target.name} forbids",
+                    f"imports black-listed symbol(s) {', '.join(sorted(syms))} from {lib}, which {target.name} forbids",
                     stage="audit",
                     subject=arcname,
                     hint="these are internal symbols that differ between systems",

@@ -162,10 +162,7 @@ class Manifests:
         if data is None:
             return []  # missing or damaged: treated as a miss, rewritten after the compile
         try:
-            return [
-                Entry(str(e["object"]), tuple(FileState.from_json(d) for d in e["deps"]))
-                for e in data["entries"]
-            ]
+            return [Entry(str(e["object"]), tuple(FileState.from_json(d) for d in e["deps"])) for e in data["entries"]]
         except (ValueError, KeyError, TypeError, AttributeError):
             return []
 

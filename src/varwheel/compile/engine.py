@@ -113,7 +113,15 @@ class ObjectJob:
 
 class ModulePlan:
     __slots__ = (
-        "dest", "failed", "include_dirs", "jobs", "limited_api", "link_key", "link_slot", "linker", "module",
+        "dest",
+        "failed",
+        "include_dirs",
+        "jobs",
+        "limited_api",
+        "link_key",
+        "link_slot",
+        "linker",
+        "module",
         "remaining",
     )
 
@@ -266,8 +274,7 @@ class _Builder:
             lang = source_language(src)
             if lang is None:
                 raise VarwheelError(
-                    f"{src!r}: unknown source type "
-                    f"(C: {', '.join(C_SUFFIXES)}; C++: {', '.join(CXX_SUFFIXES)})",
+                    f"{src!r}: unknown source type (C: {', '.join(C_SUFFIXES)}; C++: {', '.join(CXX_SUFFIXES)})",
                     stage=STAGE,
                     subject=f"{m.key}.sources[{n}]",
                 )

@@ -32,9 +32,7 @@ from typing import Any
 from ..errors import VarwheelError
 
 STAGE = "compile"
-_C_ONLY_WARNINGS = frozenset(
-    {"-Wstrict-prototypes", "-Wimplicit-function-declaration", "-Wmissing-prototypes"}
-)
+_C_ONLY_WARNINGS = frozenset({"-Wstrict-prototypes", "-Wimplicit-function-declaration", "-Wmissing-prototypes"})
 
 
 @dataclass(frozen=True)
@@ -182,9 +180,7 @@ def toolchain_from(
     return Toolchain(
         cc=Command(tuple(cc_argv + c_flags + cppflags + shared), cc_origin, "C compiler", cc),
         cxx=Command(tuple(cxx_argv + cxx_flags + cppflags + shared), cxx_origin, "C++ compiler", cxx),
-        ldshared=Command(
-            tuple(ld_argv + ldflags + env_cflags + cppflags), ldshared_origin, "C linker", ldshared
-        ),
+        ldshared=Command(tuple(ld_argv + ldflags + env_cflags + cppflags), ldshared_origin, "C linker", ldshared),
         ldcxxshared=Command(
             tuple(ldcxx_argv + ldflags + env_cxxflags + cppflags), ldcxx_origin, "C++ linker", ldcxxshared
         ),

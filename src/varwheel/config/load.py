@@ -28,17 +28,42 @@ CORE_SETTINGS = ("build-dir", "jobs", "verbose")
 #: config_settings keys of the variant stage (defined here so that validating settings does not
 #: import the variant machinery: varwheel.variants.config re-exports them).
 VARIANT_SETTINGS = (
-    "variant-label", "variant", "variant-schema", "provider-timeout", "provider-isolation", "builtin-providers",
+    "variant-label",
+    "variant",
+    "variant-schema",
+    "provider-timeout",
+    "provider-isolation",
+    "builtin-providers",
 )
 
 TOOL_KEYS = (
-    "packages", "version-file", "exclude", "script-files", "sdist", "ext-modules", "audit", "variant-flags",
+    "packages",
+    "version-file",
+    "exclude",
+    "script-files",
+    "sdist",
+    "ext-modules",
+    "audit",
+    "variant-flags",
     "builtin-providers",
 )
 EXT_KEYS = (
-    "name", "sources", "include-dirs", "include-dirs-from", "define-macros", "undef-macros",
-    "libraries", "library-dirs", "runtime-library-dirs", "extra-compile-args", "extra-link-args",
-    "extra-objects", "depends", "language", "py-limited-api", "optional",
+    "name",
+    "sources",
+    "include-dirs",
+    "include-dirs-from",
+    "define-macros",
+    "undef-macros",
+    "libraries",
+    "library-dirs",
+    "runtime-library-dirs",
+    "extra-compile-args",
+    "extra-link-args",
+    "extra-objects",
+    "depends",
+    "language",
+    "py-limited-api",
+    "optional",
 )
 _IDENT_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LIMITED = re.compile(r"^cp3(\d+)$")
@@ -160,8 +185,11 @@ def parse_tool(pyproject: Mapping[str, Any], root: Path) -> ToolConfig:
 
     ext_list = table.data.get("ext-modules", [])
     if not isinstance(ext_list, list):
-        raise table.error("ext-modules", f"must be an array of tables, not {type_name(ext_list)}",
-                          hint="write [[tool.varwheel.ext-modules]]")
+        raise table.error(
+            "ext-modules",
+            f"must be an array of tables, not {type_name(ext_list)}",
+            hint="write [[tool.varwheel.ext-modules]]",
+        )
     modules: list[ExtModule] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(ext_list):

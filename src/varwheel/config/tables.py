@@ -86,9 +86,7 @@ class Table:
             raise self.error(name, f"must be a list of strings, not {type_name(value)}")
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                raise ConfigError(
-                    f"must be a string, not {type_name(item)}", subject=f"{self.subject(name)}[{i}]"
-                )
+                raise ConfigError(f"must be a string, not {type_name(item)}", subject=f"{self.subject(name)}[{i}]")
         return tuple(value)
 
     def get_table(self, name: str) -> Table:

@@ -48,12 +48,14 @@ def uv_warnings(config: VariantConfig) -> list[tuple[ProviderConfig, str]]:
             continue
         found, why = match(p.namespace, p.requires, p.plugin_api)
         if found is None:
-            out.append((
-                p,
-                f"pyproject.toml: {p.key}.requires: uv {UV_VERSION} does not implement "
-                f"{', '.join(p.requires)} ({why}): it skips this provider, so uv installs the null "
-                f"variant instead of one that uses {p.namespace}",
-            ))
+            out.append(
+                (
+                    p,
+                    f"pyproject.toml: {p.key}.requires: uv {UV_VERSION} does not implement "
+                    f"{', '.join(p.requires)} ({why}): it skips this provider, so uv installs the null "
+                    f"variant instead of one that uses {p.namespace}",
+                )
+            )
     return out
 
 

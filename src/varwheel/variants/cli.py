@@ -27,13 +27,9 @@ def register(subparsers: Any) -> None:
         "order in which a variant-aware installer would choose the project's variants.",
     )
     providers.add_argument("path", nargs="?", default=".", help="project directory (default: .)")
-    providers.add_argument(
-        "--no-isolation", action="store_true", help="query plugins installed in this interpreter"
-    )
+    providers.add_argument("--no-isolation", action="store_true", help="query plugins installed in this interpreter")
     providers.add_argument("--timeout", type=float, default=60.0, help="seconds per plugin (default 60)")
-    providers.add_argument(
-        "--enable", action="append", default=[], metavar="NS", help="enable an optional provider"
-    )
+    providers.add_argument("--enable", action="append", default=[], metavar="NS", help="enable an optional provider")
     providers.add_argument(
         "--refresh",
         action="store_true",
@@ -94,9 +90,7 @@ def supported_on_this_machine(
                 order = list(p.feature_order)
                 feats.sort(key=lambda fv: order.index(fv[0]))
         else:
-            report = query(
-                p, [SUPPORTED], isolation=isolation, timeout=timeout, cache_dir=cache_dir, builtin=builtin
-            )
+            report = query(p, [SUPPORTED], isolation=isolation, timeout=timeout, cache_dir=cache_dir, builtin=builtin)
             lines.append(head)
             if native is None:
                 lines.append(f"    (answered by the {report.provenance.describe()})")

@@ -73,8 +73,7 @@ _LEGACY_TOP = {
 _LEGACY_PRIORITIES = {
     "feature": "removed by PEP 825; order static features with "
     "variant.providers.<namespace>.feature-order, plugins order their own features",
-    "property": "removed by PEP 825; values are ordered by the static-properties lists "
-    "or by the provider plugin",
+    "property": "removed by PEP 825; values are ordered by the static-properties lists or by the provider plugin",
 }
 _LEGACY_PROVIDER = {
     "enable-if": "removed by PEP 850; use optional = true for providers the user must enable",
@@ -186,9 +185,7 @@ class _Settings:
             return None
         if isinstance(value, list):
             if len(set(value)) > 1:
-                raise ConfigError(
-                    f"given {len(value)} times with different values", subject=f"config setting {key}"
-                )
+                raise ConfigError(f"given {len(value)} times with different values", subject=f"config setting {key}")
             value = value[0] if value else ""
         if not isinstance(value, str):
             raise ConfigError(f"must be a string, not {type_name(value)}", subject=f"config setting {key}")
@@ -230,9 +227,7 @@ def _check_requirements(table: Table, name: str) -> tuple[str, ...]:
         try:
             Requirement(text)
         except InvalidRequirement as exc:
-            raise ConfigError(
-                f"invalid requirement {text!r}: {exc}", subject=f"{table.subject(name)}[{i}]"
-            ) from None
+            raise ConfigError(f"invalid requirement {text!r}: {exc}", subject=f"{table.subject(name)}[{i}]") from None
         if text in seen:
             raise ConfigError(f"{text!r} is listed twice", subject=f"{table.subject(name)}[{i}]")
         seen.add(text)
@@ -406,9 +401,7 @@ def _check_static(provider: ProviderConfig, feature: str, value: str, subject: s
     static = provider.static_dict()
     if feature not in static:
         hint = did_you_mean(feature, static) or "valid features: " + ", ".join(static)
-        raise ConfigError(
-            f"unknown feature {provider.namespace} :: {feature}", subject=subject, hint=hint
-        )
+        raise ConfigError(f"unknown feature {provider.namespace} :: {feature}", subject=subject, hint=hint)
     if value not in static[feature]:
         raise ConfigError(
             f"unknown value {format_property((provider.namespace, feature, value))!r}",
@@ -540,9 +533,7 @@ def parse_variant_config(
                 hint="declare the namespaces and providers in [variant] (see docs/variants.md)",
             )
         if flags_data is not None:
-            raise ConfigError(
-                "needs a [variant] table", subject="pyproject.toml: tool.varwheel.variant-flags"
-            )
+            raise ConfigError("needs a [variant] table", subject="pyproject.toml: tool.varwheel.variant-flags")
         return None, None
     if builtin_data is not None and not isinstance(builtin_data, bool):
         raise ConfigError(

@@ -63,7 +63,7 @@ def parse_macro(item: object, subject: str) -> Macro:
         macro = (item[0], item[1])
     else:
         raise ConfigError(
-            f"must be \"NAME\", \"NAME=VALUE\" or [\"NAME\", \"VALUE\"], not {type_name(item)}",
+            f'must be "NAME", "NAME=VALUE" or ["NAME", "VALUE"], not {type_name(item)}',
             subject=subject,
         )
     if not _MACRO_NAME_RE.match(macro[0]):
@@ -77,9 +77,7 @@ def parse_flag_table(data: Mapping[str, Any], prefix: str) -> FlagSet:
     macros_raw = data.get("define-macros", [])
     if not isinstance(macros_raw, list):
         raise table.error("define-macros", f"must be a list, not {type_name(macros_raw)}")
-    macros = tuple(
-        parse_macro(item, f"{table.subject('define-macros')}[{i}]") for i, item in enumerate(macros_raw)
-    )
+    macros = tuple(parse_macro(item, f"{table.subject('define-macros')}[{i}]") for i, item in enumerate(macros_raw))
     return FlagSet(
         cflags=table.get_str_list("cflags"),
         cxxflags=table.get_str_list("cxxflags"),

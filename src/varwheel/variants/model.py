@@ -110,8 +110,9 @@ def properties_from_dict(data: object, subject: str, *, strict: bool = True) -> 
         check_name(ns, "namespace", f"{subject}.{ns}")
         if not isinstance(features, Mapping) or not features:
             raise ConfigError(
-                "must be a non-empty table of features", subject=f"{subject}.{ns}",
-                hint=f"write {ns}.feature = [\"value\"]",
+                "must be a non-empty table of features",
+                subject=f"{subject}.{ns}",
+                hint=f'write {ns}.feature = ["value"]',
             )
         for feature, values in features.items():
             key = f"{subject}.{ns}.{feature}"
@@ -151,12 +152,11 @@ def check_label(label: object, subject: str) -> str:
 def check_label_matches(label: str, props: Sequence[Property], subject: str) -> None:
     """``null`` if and only if the property set is empty."""
     if label == NULL_LABEL and props:
-        raise ConfigError(
-            "the label 'null' is reserved for the variant without properties", subject=subject
-        )
+        raise ConfigError("the label 'null' is reserved for the variant without properties", subject=subject)
     if label != NULL_LABEL and not props:
         raise ConfigError(
-            f"variant {label!r} has no properties", subject=subject,
+            f"variant {label!r} has no properties",
+            subject=subject,
             hint="the variant without properties must be labelled 'null'",
         )
 
@@ -172,8 +172,7 @@ def default_plugin_api(requires: Sequence[str], subject: str) -> str:
         raise ConfigError(f"invalid requirement {first!r}: {exc}", subject=subject) from None
     if req.marker is not None:
         raise ConfigError(
-            f"the first requirement {first!r} has an environment marker, so the plugin "
-            "cannot be derived from it",
+            f"the first requirement {first!r} has an environment marker, so the plugin cannot be derived from it",
             subject=subject,
             hint="set plugin-api explicitly",
         )

@@ -43,9 +43,7 @@ def _compare(a: tuple[str, list[Key]], b: tuple[str, list[Key]]) -> int:
     return -1 if a[0] < b[0] else (1 if a[0] > b[0] else 0)
 
 
-def order_variants(
-    namespaces: Sequence[str], supported: Supported, variants: Mapping[str, PropertySet]
-) -> list[str]:
+def order_variants(namespaces: Sequence[str], supported: Supported, variants: Mapping[str, PropertySet]) -> list[str]:
     """Compatible labels, most preferred first (``null`` sorts after every other variant)."""
     scored = []
     for label, props in variants.items():

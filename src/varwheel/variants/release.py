@@ -182,14 +182,12 @@ def index_from_wheels(paths: Sequence[Path]) -> tuple[str, bytes]:
         releases.add((escape_name(name.name), escape_version(name.version)))
         docs.append((path.name, meta))
     if not docs:
-        raise VarwheelError(
-            "no variant wheels found", stage="variants", subject=", ".join(str(p) for p in paths)
-        )
+        raise VarwheelError("no variant wheels found", stage="variants", subject=", ".join(str(p) for p in paths))
     if len(releases) > 1:
         raise VarwheelError(
             "the wheels belong to several releases: " + ", ".join(f"{n} {v}" for n, v in sorted(releases)),
             stage="variants",
             hint="index one release at a time",
         )
-    (rel_name, rel_version), = releases
+    ((rel_name, rel_version),) = releases
     return index_filename(rel_name, rel_version), dumps(merge(docs))

@@ -74,13 +74,9 @@ class WheelName:
                 raise VarwheelError(f"invalid {what} tag {value!r}", subject="wheel filename")
         for part in self.python.split("."):
             if part[:1].isdigit():
-                raise VarwheelError(
-                    f"Python tag {part!r} starts with a digit", subject="wheel filename"
-                )
+                raise VarwheelError(f"Python tag {part!r} starts with a digit", subject="wheel filename")
         if self.build is not None and not _BUILD_RE.match(self.build):
-            raise VarwheelError(
-                f"build tag {self.build!r} must start with a digit", subject="wheel filename"
-            )
+            raise VarwheelError(f"build tag {self.build!r} must start with a digit", subject="wheel filename")
         if self.label is not None:
             check_label(self.label, subject="wheel filename")
 
@@ -140,9 +136,7 @@ class WheelName:
         elif len(parts) == 7:
             name, version, build, py, abi, plat, label = parts
         else:
-            raise VarwheelError(
-                f"a wheel filename has 5 to 7 '-'-separated parts, not {len(parts)}", subject=base
-            )
+            raise VarwheelError(f"a wheel filename has 5 to 7 '-'-separated parts, not {len(parts)}", subject=base)
         if not name or not _NAME_RE.match(name):
             raise VarwheelError(f"invalid distribution name {name!r}", subject=base)
         try:

@@ -240,4 +240,3 @@ def _wheel_fields(data: bytes) -> dict[str, str]:
         if sep and not line[:1].isspace():
             out.setdefault(key.strip(), value.strip())
     return out
-

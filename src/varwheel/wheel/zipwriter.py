@@ -248,13 +248,28 @@ class ZipWriter:
         if zip64:
             extra = struct.pack("<HHQQ", 1, 16, usize, csize)
             csize = usize = _ZIP64_LIMIT
-        return struct.pack(
-            "<IHHHHHIIIHH", 0x04034B50, 45 if zip64 else 20, 0x800, method,
-            self._time, self._date, crc, csize, usize, len(name), len(extra),
-        ) + name + extra
+        return (
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                45 if zip64 else 20,
+                0x800,
+                method,
+                self._time,
+                self._date,
+                crc,
+                csize,
+                usize,
+                len(name),
+                len(extra),
+            )
+            + name
+            + extra
+        )
 
-    def _add_central(self, name: bytes, method: int, crc: int, csize: int, usize: int,
-                     offset: int, executable: bool) -> None:
+    def _add_central(
+        self, name: bytes, method: int, crc: int, csize: int, usize: int, offset: int, executable: bool
+    ) -> None:
         mode = 0o100755 if executable else 0o100644
         need64 = csize >= _ZIP64_LIMIT or usize >= _ZIP64_LIMIT or offset >= _ZIP64_LIMIT
         extra = b""
@@ -263,10 +278,27 @@ class ZipWriter:
             csize = usize = offset = _ZIP64_LIMIT
         self._central.append(
             struct.pack(
-                "<IHHHHHHIIIHHHHHII", 0x02014B50, _VERSION_MADE_BY, 45 if need64 else 20, 0x800,
-                method, self._time, self._date, crc, csize, usize, len(name), len(extra), 0, 0, 0,
-                mode << 16, offset,
-            ) + name + extra
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                _VERSION_MADE_BY,
+                45 if need64 else 20,
+                0x800,
+                method,
+                self._time,
+                self._date,
+                crc,
+                csize,
+                usize,
+                len(name),
+                len(extra),
+                0,
+                0,
+                0,
+                mode << 16,
+                offset,
+            )
+            + name
+            + extra
         )
 
     def _claim(self, arcname: str) -> None:
@@ -326,8 +358,7 @@ class ZipWriter:
         offset = self._fh.tell()
         zip64 = member.compressed_size >= _ZIP64_LIMIT or member.file_size >= _ZIP64_LIMIT
         self._fh.write(
-            self._local_header(name, member.compress_type, member.crc, member.compressed_size,
-                               member.file_size, zip64)
+            self._local_header(name, member.compress_type, member.crc, member.compressed_size, member.file_size, zip64)
         )
         with open(member.source, "rb") as src:
             src.seek(member.header_offset)
@@ -343,8 +374,9 @@ class ZipWriter:
                     raise ValueError(f"{member.source}: truncated member {member.arcname}")
                 self._fh.write(chunk)
                 left -= len(chunk)
-        self._add_central(name, member.compress_type, member.crc, member.compressed_size,
-                          member.file_size, offset, member.executable)
+        self._add_central(
+            name, member.compress_type, member.crc, member.compressed_size, member.file_size, offset, member.executable
+        )
         return Written(member.arcname, member.sha256, member.file_size)
 
     def _add_compressed(self, item: _Compressed) -> Written:
@@ -353,11 +385,11 @@ class ZipWriter:
         name = member.arcname.encode("utf-8")
         offset = self._fh.tell()
         zip64 = len(item.data) >= _ZIP64_LIMIT or item.file_size >= _ZIP64_LIMIT
-        self._fh.write(self._local_header(name, zipfile.ZIP_DEFLATED, item.crc, len(item.data),
-                                          item.file_size, zip64))
+        self._fh.write(self._local_header(name, zipfile.ZIP_DEFLATED, item.crc, len(item.data), item.file_size, zip64))
         self._fh.write(item.data)
-        self._add_central(name, zipfile.ZIP_DEFLATED, item.crc, len(item.data), item.file_size,
-                          offset, member.executable)
+        self._add_central(
+            name, zipfile.ZIP_DEFLATED, item.crc, len(item.data), item.file_size, offset, member.executable
+        )
         return Written(member.arcname, item.sha256, item.file_size)
 
     def add_many(self, members: Iterable[Member], *, workers: int | None = None) -> list[Written]:
@@ -369,7 +401,8 @@ class ZipWriter:
             workers = min(4, available_cores())
         items = list(members)
         big = [
-            i for i, m in enumerate(items)
+            i
+            for i, m in enumerate(items)
             if isinstance(m, FileMember) and self._level > 0 and m.path.stat().st_size >= PARALLEL_MIN
         ]
         cache = self._cache
@@ -415,11 +448,11 @@ class ZipWriter:
         count = len(self._central)
         if count >= 0xFFFF or start >= _ZIP64_LIMIT or size >= _ZIP64_LIMIT:
             eocd64 = self._fh.tell()
-            self._fh.write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, _VERSION_MADE_BY, 45, 0, 0,
-                                       count, count, size, start))
+            self._fh.write(
+                struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, _VERSION_MADE_BY, 45, 0, 0, count, count, size, start)
+            )
             self._fh.write(struct.pack("<IIQI", 0x07064B50, 0, eocd64, 1))
-            self._fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF,
-                                       _ZIP64_LIMIT, _ZIP64_LIMIT, 0))
+            self._fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, _ZIP64_LIMIT, _ZIP64_LIMIT, 0))
         else:
             self._fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, start, 0))
 

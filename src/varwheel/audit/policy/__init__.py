@@ -115,8 +115,7 @@ def _check_monotonic(libc: str, data: list[dict[str, Any]]) -> None:
         white = set(entry["lib_whitelist"])
         if not prev_white <= white:
             raise ValueError(
-                f"{_FILES[libc]}: {entry['name']} drops whitelisted {sorted(prev_white - white)} "
-                f"allowed by {prev_name}"
+                f"{_FILES[libc]}: {entry['name']} drops whitelisted {sorted(prev_white - white)} allowed by {prev_name}"
             )
         prev_white = white
         for arch, prefixes in entry["symbol_versions"].items():
@@ -124,9 +123,7 @@ def _check_monotonic(libc: str, data: list[dict[str, Any]]) -> None:
                 before = prev_versions.get((arch, prefix), set())
                 now = set(versions)
                 if not before <= now:
-                    raise ValueError(
-                        f"{_FILES[libc]}: {entry['name']} {arch} {prefix} drops {sorted(before - now)}"
-                    )
+                    raise ValueError(f"{_FILES[libc]}: {entry['name']} {arch} {prefix} drops {sorted(before - now)}")
                 prev_versions[(arch, prefix)] = now
         prev_name = entry["name"]
 
@@ -217,9 +214,7 @@ class PolicySet:
         return [n for p in self.nonlinux for n in p.tags()]
 
 
-def policy_set(
-    libc: str, arch: str, *, musl_version: str | None = None, android_tag: str | None = None
-) -> PolicySet:
+def policy_set(libc: str, arch: str, *, musl_version: str | None = None, android_tag: str | None = None) -> PolicySet:
     """Policies for a (libc, baseline arch); raises VarwheelError for an unknown combination."""
     by_arch = _POLICIES[libc]
     if arch not in by_arch or not any(not p.is_linux for p in by_arch[arch]):

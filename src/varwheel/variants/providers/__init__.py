@@ -133,9 +133,7 @@ def _parse_configs(provider: ProviderConfig, hook: str, raw: Any) -> tuple[Featu
     return tuple(out)
 
 
-def _report(
-    provider: ProviderConfig, api: str, hooks: Sequence[str], data: Any, prov: Provenance
-) -> PluginReport:
+def _report(provider: ProviderConfig, api: str, hooks: Sequence[str], data: Any, prov: Provenance) -> PluginReport:
     if not isinstance(data, dict):
         raise _error(provider, "the plugin host wrote garbage")
     if not data.get("ok"):
@@ -152,7 +150,7 @@ def _report(
             if native:
                 b = native[0]
                 api_note = f", plugin-api = {b.plugin_api!r}" if b.plugin_api else ""
-                hint = f"varwheel has a built-in {b.namespace} provider: requires = [\"{b.package}\"]{api_note}"
+                hint = f'varwheel has a built-in {b.namespace} provider: requires = ["{b.package}"]{api_note}'
         return_extra = ("plugin output:\n" + output[-2000:]) if output and kind != "foreign-api" else ""
         raise _error(provider, message, hint=hint, extra=return_extra)
     configs = data.get("configs")
@@ -267,9 +265,7 @@ def query(
         environ = plugin_environ()
         # the host runs in a temp dir: relative entries ("" = cwd) become absolute
         environ["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
-        prov = Provenance(
-            "build interpreter", tuple(requirements), _interpreter_versions(requirements), sys.executable
-        )
+        prov = Provenance("build interpreter", tuple(requirements), _interpreter_versions(requirements), sys.executable)
     data = _run_host(provider, api, hooks, argv_prefix, environ, timeout)
     report = _report(provider, api, hooks, data, prov)
     cacheable = all(h == ALL for h in hooks) or report.all_properties_compatible
@@ -301,11 +297,7 @@ def plugin_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The minimal environment a provider plugin runs with."""
     source = os.environ if environ is None else environ
     extra = {n.strip() for n in source.get(PLUGIN_ENV_SETTING, "").split(",") if n.strip()}
-    return {
-        k: v
-        for k, v in source.items()
-        if k in PLUGIN_ENV_NAMES or k in extra or k.startswith(PLUGIN_ENV_PREFIXES)
-    }
+    return {k: v for k, v in source.items() if k in PLUGIN_ENV_NAMES or k in extra or k.startswith(PLUGIN_ENV_PREFIXES)}
 
 
 def _interpreter_versions(requirements: Sequence[str]) -> tuple[tuple[str, str], ...]:

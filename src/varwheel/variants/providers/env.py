@@ -399,7 +399,9 @@ def _installer() -> str:
         return choice
     if choice:
         raise VarwheelError(
-            f"unknown installer {choice!r}", stage="variants", subject="VARWHEEL_PROVIDER_INSTALLER",
+            f"unknown installer {choice!r}",
+            stage="variants",
+            subject="VARWHEEL_PROVIDER_INSTALLER",
             hint="use pip or uv",
         )
     try:
