@@ -32,7 +32,6 @@ class CoreMetadata:
     entry_points: bytes | None  # entry_points.txt, None when there are none
     license_files: tuple[tuple[str, Path], ...]  # (project-relative POSIX path, absolute path)
     readme: str | None  # project-relative path of the readme file, when there is one
-    scripts: tuple[str, ...]  # console + gui script names (informational)
 
 
 def read_version_file(root: Path, rel: str) -> str:
@@ -261,5 +260,4 @@ def build_metadata(settings: Settings) -> CoreMetadata:
         entry_points=_entry_points(meta),
         license_files=tuple(sorted(licenses)),
         readme=readme,
-        scripts=tuple(sorted(list(meta.scripts) + list(meta.gui_scripts))),
     )

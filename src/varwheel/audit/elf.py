@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from elftools.common.exceptions import ELFError
 from elftools.construct import ConstructError
@@ -80,7 +80,6 @@ SHT_GNU_VERSYM = 0x6FFFFFFF
 NT_GNU_PROPERTY_TYPE_0 = 5
 GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
 
-_LOADER_PREFIXES = ("ld-linux", "ld64.so.1", "ld64.so.2")
 _PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
 
 
@@ -125,7 +124,6 @@ class ElfInfo:
     isa_needed: int | None  # raw GNU_PROPERTY_X86_ISA_1_NEEDED bitmask (x86_64 only)
     exec_stack: bool
     symbols_by_version: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def compatible_with(self, other: ElfInfo) -> bool:
         """Could ``self`` be loaded by ``other`` (same class, byte order, machine, OS ABI)?"""

@@ -9,10 +9,8 @@ build directory (see :mod:`varwheel.compile.cache`). Compiler discovery follows 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 
 from .. import _log
-from ..config.model import ExtModule
 from .engine import run_build
 from .model import BuildProducts, BuiltExtension, CompileRequest
 from .toolchain import Toolchain, current_toolchain
@@ -24,7 +22,6 @@ __all__ = [
     "RunningBuild",
     "Toolchain",
     "build_extensions",
-    "compiler_requirements",
     "current_toolchain",
 ]
 
@@ -92,15 +89,3 @@ class RunningBuild:
     def cancel(self) -> None:
         self._cancel.set()
         self._thread.join()
-
-
-def compiler_requirements(modules: Iterable[ExtModule]) -> list[str]:
-    """Extra PEP 517 build requirements for compiling ``modules``.
-
-    Reserved for toolchains delivered as packages; today the system compiler is used and
-    ``include-dirs-from`` packages must be listed in ``build-system.requires`` by the
-    project itself (their version constraints matter for ABI compatibility), so this is
-    always empty.
-    """
-    del modules
-    return []

@@ -66,16 +66,6 @@ class Table:
             return value
         raise self.error(name, f"must be true or false, not {type_name(value)}")
 
-    def get_int(self, name: str, default: int, minimum: int | None = None) -> int:
-        value = self.data.get(name, _MISSING)
-        if value is _MISSING:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(name, f"must be an integer, not {type_name(value)}")
-        if minimum is not None and value < minimum:
-            raise self.error(name, f"must be at least {minimum}, not {value}")
-        return value
-
     def get_str_list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = self.data.get(name, _MISSING)
         if value is _MISSING:

@@ -98,10 +98,6 @@ class VariantMetadata:
     providers: tuple[tuple[str, Any], ...]  # namespace -> provider JSON object (as read)
     variants: tuple[tuple[str, PropertySet], ...]
 
-    @property
-    def variant_map(self) -> dict[str, PropertySet]:
-        return dict(self.variants)
-
 
 #: variant.json and -variants.json are small (a release of a hundred variants is ~50 KB).
 MAX_METADATA_BYTES = 16 << 20

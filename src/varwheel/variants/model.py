@@ -177,13 +177,3 @@ def default_plugin_api(requires: Sequence[str], subject: str) -> str:
             hint="set plugin-api explicitly",
         )
     return canonicalize_name(req.name).replace("-", "_")
-
-
-def split_plugin_api(api: str) -> tuple[str, str]:
-    """``"mod.sub:Obj.attr"`` -> ``("mod.sub", "Obj.attr")`` (attr may be empty)."""
-    module, _, attr = api.partition(":")
-    return module.strip(), attr.strip()
-
-
-def require_variant_error(detail: str, subject: str, hint: str = "") -> VarwheelError:
-    return VarwheelError(detail, stage="variants", subject=subject, hint=hint)

@@ -455,10 +455,3 @@ class ZipWriter:
             self._fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, _ZIP64_LIMIT, _ZIP64_LIMIT, 0))
         else:
             self._fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, start, 0))
-
-
-def write_members(fh: BinaryIO, members: Iterable[Member], *, epoch: int, level: int = 6) -> list[Written]:
-    writer = ZipWriter(fh, epoch=epoch, level=level)
-    written = writer.add_many(members)
-    writer.close()
-    return written
