@@ -22,11 +22,29 @@ BACKEND_DEPS = [
 #: What a Python 3.9 build environment needs in addition (pip cannot skip wheels whose
 #: Requires-Python excludes it when they come from find-links, so 3.9 gets its own house).
 BACKEND_DEPS_PY39 = ["tomli", "importlib-metadata", "zipp"]
-#: The oldest Python the backend supports, when this machine has it (pyenv installs it here).
-PYTHON39 = next(
-    (p for p in (Path("/root/.pyenv/versions/3.9.18/bin/python3"), Path("/usr/bin/python3.9")) if p.exists()),
-    None,
-)
+
+
+def _find_python39() -> Path | None:
+    """The oldest Python the backend supports, when this machine has one: $VARWHEEL_TEST_PYTHON39,
+    the newest 3.9 that pyenv installed ($PYENV_ROOT or ~/.pyenv), or python3.9 on PATH."""
+    import os
+    import shutil
+
+    env = os.environ.get("VARWHEEL_TEST_PYTHON39")
+    if env:
+        return Path(env)
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = sorted(
+        root.glob("versions/3.9.*/bin/python3"),
+        key=lambda p: [int(x) for x in p.parts[-3].split(".")[1:] if x.isdigit()],
+    )
+    if candidates:  # before PATH: a pyenv shim for python3.9 fails unless 3.9 is selected
+        return candidates[-1]
+    found = shutil.which("python3.9")
+    return Path(found) if found and "/shims/" not in found else None
+
+
+PYTHON39 = _find_python39()
 
 
 def run(
