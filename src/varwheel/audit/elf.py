@@ -22,31 +22,9 @@ from elftools.construct import ConstructError
 from elftools.elf.enums import ENUM_E_MACHINE, ENUM_E_TYPE
 from elftools.elf.structs import ELFStructs
 
+from .._elfhead import ARCHES as _ARCHES
+from .._elfhead import ELF_MAGIC, EM_X86_64
 from ..errors import VarwheelError
-
-ELF_MAGIC = b"\x7fELF"
-
-EM_386 = 3
-EM_ARM = 40
-EM_PPC64 = 21
-EM_S390 = 22
-EM_X86_64 = 62
-EM_AARCH64 = 183
-EM_RISCV = 243
-EM_LOONGARCH = 258
-
-# (e_machine, elfclass, little_endian) -> wheel-tag arch
-_ARCHES: dict[tuple[int, int, bool], str] = {
-    (EM_386, 32, True): "i686",
-    (EM_X86_64, 64, True): "x86_64",
-    (EM_AARCH64, 64, True): "aarch64",
-    (EM_PPC64, 64, True): "ppc64le",
-    (EM_PPC64, 64, False): "ppc64",
-    (EM_S390, 64, False): "s390x",
-    (EM_ARM, 32, True): "armv7l",
-    (EM_RISCV, 64, True): "riscv64",
-    (EM_LOONGARCH, 64, True): "loongarch64",
-}
 
 _LINUX_OSABIS = frozenset({0, 3})  # ELFOSABI_NONE/SYSV, ELFOSABI_GNU/LINUX
 

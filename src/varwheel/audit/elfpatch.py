@@ -36,9 +36,10 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._elfhead import ELF_MAGIC
 from .._fs import atomic_output
 from ..errors import VarwheelError
-from .elf import ELF_MAGIC, ElfFormatError, _cstr, _header_table, _Reader
+from .elf import ElfFormatError, _cstr, _header_table, _Reader
 
 PT_NULL = 0
 PT_LOAD = 1

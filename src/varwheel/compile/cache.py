@@ -208,8 +208,9 @@ def output_intact(path: Path) -> bool:
     """Whether a cached object or linked library looks whole: on ELF platforms its headers
     must be readable and its program and section header tables (the section headers sit at
     the end of the file) must lie inside it, so a truncated file is never trusted."""
-    import struct
     import sys
+
+    from .._elfhead import parse_header
 
     try:
         with open(path, "rb") as fh:
@@ -219,19 +220,8 @@ def output_intact(path: Path) -> bool:
         return False
     if not sys.platform.startswith("linux"):
         return size > 0
-    if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
-        return False
-    end = "<" if head[5] == 1 else ">"
-    if head[4] == 2:
-        if len(head) < 64:
-            return False
-        phoff, shoff = struct.unpack_from(end + "QQ", head, 32)
-        phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", head, 54)
-    else:
-        phoff, shoff = struct.unpack_from(end + "II", head, 28)
-        phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", head, 42)
-    tables_end: int = max(phoff + phentsize * phnum, shoff + shentsize * shnum)
-    return tables_end <= size
+    header = parse_header(head)
+    return header is not None and header.tables_end() <= size
 
 
 class LinkHistory:

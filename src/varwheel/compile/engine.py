@@ -709,38 +709,32 @@ def run_build(
     return builder.run(), builder
 
 
-#: ELF e_machine of each platform-tag architecture (sysconfig.get_platform()'s last part).
-_ELF_MACHINES = {
-    "x86_64": 62, "i686": 3, "i386": 3, "aarch64": 183, "armv7l": 40, "armv6l": 40,
-    "ppc64le": 21, "ppc64": 21, "s390x": 22, "riscv64": 243, "loongarch64": 258,
-}  # fmt: skip
-
-
 def linked_output_problem(path: str) -> str | None:
     """Why the file a linker wrote is not a shared library for this platform (None if it is).
 
     A linker (or a wrapper pretending to be one) that exits 0 but writes nothing, text or an
     object of another machine must not give a wheel with a broken extension in it.
     """
-    import struct
     import sys
     import sysconfig
+
+    from .._elfhead import ET_DYN, machine_of_arch, parse_header
 
     if not sys.platform.startswith("linux"):
         return None
     try:
         with open(path, "rb") as fh:
-            head = fh.read(20)
+            head = fh.read(64)
     except OSError as exc:
         return f"its output cannot be read ({exc.strerror})"
     if not head:
         return "wrote an empty file"
-    if head[:4] != b"\x7fELF" or len(head) < 20 or head[5] not in (1, 2):
+    header = parse_header(head)
+    if header is None:
         return "wrote something that is not an ELF file"
-    e_type, e_machine = struct.unpack("<HH" if head[5] == 1 else ">HH", head[16:20])
-    if e_type != 3:  # ET_DYN
-        return f"wrote an ELF file of type {e_type}, not a shared library"
-    want = _ELF_MACHINES.get(sysconfig.get_platform().rsplit("-", 1)[-1])
-    if want is not None and e_machine != want:
-        return f"wrote a shared library for ELF machine {e_machine}, not for this platform ({want})"
+    if header.e_type != ET_DYN:
+        return f"wrote an ELF file of type {header.e_type}, not a shared library"
+    want = machine_of_arch(sysconfig.get_platform().rsplit("-", 1)[-1])
+    if want is not None and header.machine != want:
+        return f"wrote a shared library for ELF machine {header.machine}, not for this platform ({want})"
     return None
