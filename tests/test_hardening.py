@@ -783,3 +783,20 @@ def test_a_read_only_tree_is_one_line(tmp_path: Path, small_fs: Path) -> None:
     res = _hook(root, f"build_editable({str(tmp_path / 'out')!r})")
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert "read-only file system" in res.stderr.lower(), res.stderr
+
+
+@pytest.mark.parametrize("name", ["pkg-1.0/../../evil", "/etc/evil", "pkg-1.0/a\\b", "pkg-1.0/\x1b[2Jx"])
+def test_varwheel_build_extracts_its_sdist_with_the_same_member_rule(tmp_path: Path, name: str) -> None:
+    import io
+
+    from varwheel.__main__ import _safe_extract
+
+    sdist = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(VarwheelError, match="unsafe member") as exc:
+        _safe_extract(sdist, tmp_path / "dest")
+    assert "\n" not in exc.value.one_line()
+    assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").rglob("*"))

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from . import __version__, _log, pipeline
 from ._exit import Terminated, exit_status, freeze_gc_at_exit, terminate_cleanly
+from ._paths import member_name_problem
 from ._proc import allow_spawning, available_cores, kill_all
 from .errors import VarwheelError, from_os_error
 
@@ -36,9 +37,12 @@ def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
 def _safe_extract(sdist: Path, dest: Path) -> Path:
     with tarfile.open(sdist) as tar:
         for member in tar.getmembers():
-            name = member.name
-            if name.startswith("/") or ".." in Path(name).parts or not (member.isfile() or member.isdir()):
-                raise VarwheelError(f"unsafe member {name!r}", subject=str(sdist))
+            # the one member-name rule of the archive writers and the wheel unpacker
+            problem = member_name_problem(member.name)
+            if problem is None and not (member.isfile() or member.isdir()):
+                problem = "not a regular file or directory"
+            if problem is not None:
+                raise VarwheelError(f"unsafe member {member.name!r}: {problem}", subject=str(sdist))
         if sys.version_info >= (3, 12):
             tar.extractall(dest, filter="data")
         else:  # members were checked above
