@@ -52,21 +52,28 @@ def _temp_prefix(name: str) -> str:
 SMALL_FILE_LIMIT = 16 << 20
 
 
+def small_file_problem(st: os.stat_result, limit: int = SMALL_FILE_LIMIT) -> str | None:
+    """Why a file with this stat cannot be read whole (FIFOs hang, devices never end)."""
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size > limit:
+        return f"larger than {limit >> 20} MiB"
+    return None
+
+
 def read_small_file(path: Path, *, limit: int = SMALL_FILE_LIMIT) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; ``OSError``/``ValueError`` otherwise.
 
     Opened non-blocking and checked with fstat, so a FIFO never hangs the build and a device
     (``/dev/zero``) is never read; the size is bounded even if the file grows while read.
     """
-    import stat
-
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file")
-        if st.st_size > limit:
-            raise ValueError(f"larger than {limit >> 20} MiB")
+        problem = small_file_problem(os.fstat(fd), limit)
+        if problem is not None:
+            raise ValueError(problem)
         chunks: list[bytes] = []
         total = 0
         while chunk := os.read(fd, 1 << 20):

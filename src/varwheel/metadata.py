@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import stat
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import Any
 import pyproject_metadata
 from packaging.version import InvalidVersion, Version
 
-from ._fs import SMALL_FILE_LIMIT, read_small_file
+from ._fs import read_small_file, small_file_problem
 from ._paths import project_path_problem
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
@@ -130,14 +129,10 @@ _EP_CALLABLE = re.compile(rf"{_EP_MODULE}:{_EP_MODULE}\Z")
 def _special_file_problem(path: Path) -> str | None:
     """Why ``path`` cannot be read as a small regular file (FIFOs hang, devices never end)."""
     try:
-        st = os.stat(path)
+        problem = small_file_problem(os.stat(path))
     except OSError as exc:
         return f"cannot read {path}: {exc.strerror}"
-    if not stat.S_ISREG(st.st_mode):
-        return f"{path} is not a regular file"
-    if st.st_size > SMALL_FILE_LIMIT:
-        return f"{path} is larger than {SMALL_FILE_LIMIT >> 20} MiB"
-    return None
+    return None if problem is None else f"{path} is {problem}"
 
 
 def _check_project_paths(project: Mapping[str, Any], root: Path) -> None:
