@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__, _log, pipeline
-from ._exit import Terminated, exit_status, freeze_gc_at_exit, terminate_cleanly
+from ._exit import failure, freeze_gc_at_exit, terminate_cleanly
 from ._paths import member_name_problem
-from ._proc import allow_spawning, available_cores, kill_all
-from .errors import VarwheelError, from_os_error
+from ._proc import available_cores
+from .errors import VarwheelError
 
 
 def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
@@ -296,17 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with terminate_cleanly():
             check_paths(args)
             code: int = args.func(args)
-    except VarwheelError as exc:
-        _log.error(exc.render())
-        return 1
-    except OSError as exc:  # any stage: one line naming the path, never a traceback
-        _log.error(from_os_error(exc).render())
-        return 1
-    except (KeyboardInterrupt, Terminated) as exc:
-        kill_all()
-        allow_spawning()  # main() may be called again in-process
-        _log.error("varwheel: interrupted; nothing new was left in the output directory")
-        return exit_status(exc)
+    except BaseException as exc:
+        ended = failure(exc)
+        if ended is None:
+            raise
+        _log.error(ended[0])
+        return ended[1]
     finally:
         # main() is also called in-process (tests, scripts): leave the output settings as found
         _log.configure(verbosity=previous[0], colour=previous[1])

@@ -92,6 +92,24 @@ def exit_status(exc: BaseException) -> int:
     return 130
 
 
+def failure(exc: BaseException) -> tuple[str, int] | None:
+    """What the hooks and the ``varwheel`` command print, and the exit status, for an error
+    that ends them: a VarwheelError's line, an escaped OSError as one line naming the path, or
+    an interruption (after every child's process group is killed). None: not ours to report."""
+    from ._proc import allow_spawning, kill_all
+    from .errors import VarwheelError, from_os_error
+
+    if isinstance(exc, VarwheelError):
+        return exc.render(), 1
+    if isinstance(exc, OSError):  # any stage: one line naming the path, never a traceback
+        return from_os_error(exc).render(), 1
+    if isinstance(exc, (KeyboardInterrupt, Terminated)):
+        kill_all()  # compilers run in sessions of their own: end them with us
+        allow_spawning()  # for a caller that goes on (main() called in-process)
+        return "varwheel: interrupted; nothing was left behind", exit_status(exc)
+    return None
+
+
 def freeze_gc_at_exit() -> None:
     """Register (once) the collector freeze that runs at interpreter exit."""
     global _registered

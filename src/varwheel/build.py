@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar, Union
 
 from . import pipeline
-from ._exit import Terminated, exit_status, freeze_gc_at_exit, terminate_cleanly
-from ._proc import allow_spawning, kill_all
-from .errors import VarwheelError, from_os_error
+from ._exit import failure, freeze_gc_at_exit, terminate_cleanly
 
 __all__ = [
     "build_editable",
@@ -42,17 +40,12 @@ def _hook(func: Callable[..., T]) -> Callable[..., T]:
         try:
             with terminate_cleanly():
                 return func(*args, **kwargs)
-        except (KeyboardInterrupt, Terminated) as exc:
-            kill_all()  # compilers run in sessions of their own: end them with us
-            allow_spawning()  # for a caller that goes on (the hook itself exits now)
-            print("varwheel: interrupted; nothing was written", file=sys.stderr, flush=True)
-            raise SystemExit(exit_status(exc)) from None
-        except VarwheelError as exc:
-            print(exc.render(), file=sys.stderr, flush=True)
-            raise SystemExit(1) from None
-        except OSError as exc:  # any stage: one line naming the path, never a traceback
-            print(from_os_error(exc).render(), file=sys.stderr, flush=True)
-            raise SystemExit(1) from None
+        except BaseException as exc:
+            ended = failure(exc)
+            if ended is None:
+                raise
+            print(ended[0], file=sys.stderr, flush=True)
+            raise SystemExit(ended[1]) from None
 
     return wrapper
 
