@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import tarfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -443,10 +444,11 @@ def test_audit_refuses_a_text_file_named_like_an_extension(tmp_path: Path) -> No
     assert "fake/_core.cpython-311-x86_64-linux-gnu.so" in res.stderr and "not an ELF file" in res.stderr
 
 
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
-def test_a_signal_ends_the_compilers_and_leaves_nothing(tmp_path: Path, sig: str) -> None:
-    """The backend gets SIGTERM (or Ctrl-C's SIGINT) while a compiler runs: the compiler's whole
-    process group is ended, the temp dirs are gone, the output dir is empty."""
+def _signal_mid_compile(
+    tmp_path: Path, sig: str, argv: Callable[[Path, Path], list[str]]
+) -> tuple[int, str, list[int], Path, Path]:
+    """Run ``argv(project, out)`` with a compiler that hangs (a ``sleep 60`` child in its group),
+    send ``sig`` once it runs; (exit status, stderr, the compilers' pids, TMPDIR, out)."""
     import os
     import shutil
     import signal
@@ -463,13 +465,9 @@ def test_a_signal_ends_the_compilers_and_leaves_nothing(tmp_path: Path, sig: str
     tmp.mkdir()
     out = tmp_path / "out"
     env = dict(
-        os.environ,
-        PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"),
-        CC=str(slow),
-        TMPDIR=str(tmp),
+        os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"), CC=str(slow), TMPDIR=str(tmp)
     )
-    code = f"import varwheel.build as b; b.build_wheel({str(out)!r})"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, *argv(root, out)], cwd=root, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -479,11 +477,21 @@ def test_a_signal_ends_the_compilers_and_leaves_nothing(tmp_path: Path, sig: str
         _, stderr = proc.communicate(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail("the backend did not stop")
-    assert proc.returncode == (143 if sig == "SIGTERM" else 130), stderr
+        pytest.fail("the build did not stop")
+    return proc.returncode, stderr, [int(p) for p in pids.read_text().split()], tmp, out
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_ends_the_compilers_and_leaves_nothing(tmp_path: Path, sig: str) -> None:
+    """The backend gets SIGTERM (or Ctrl-C's SIGINT) while a compiler runs: the compiler's whole
+    process group is ended, the temp dirs are gone, the output dir is empty."""
+    code, stderr, pids, tmp, out = _signal_mid_compile(
+        tmp_path, sig, lambda root, out: ["-c", f"import varwheel.build as b; b.build_wheel({str(out)!r})"]
+    )
+    assert code == (143 if sig == "SIGTERM" else 130), stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
-    for pid in pids.read_text().split():
-        assert process_gone(int(pid)), "a compiler outlived the build"
+    for pid in pids:
+        assert process_gone(pid), "a compiler outlived the build"
     assert not out.exists() or list(out.iterdir()) == []
     assert list(tmp.iterdir()) == [], "temp dirs were left behind"
 
@@ -663,37 +671,11 @@ def test_repair_never_overwrites_its_input(tmp_path: Path) -> None:
 
 
 def test_sigterm_to_varwheel_build_leaves_nothing(tmp_path: Path) -> None:
-    import os
-    import shutil
-    import signal
-    import sys
-    import time
-
-    root = tmp_path / "proj"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "c-extension", root)
-    pids = tmp_path / "pids"
-    slow = tmp_path / "slowcc"
-    slow.write_text(f"#!/bin/sh\nsleep 60 &\necho $! >> {pids}\nwait\n")
-    slow.chmod(0o755)
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    out = tmp_path / "dist"
-    env = dict(
-        os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"), CC=str(slow), TMPDIR=str(tmp)
+    code, stderr, pids, tmp, out = _signal_mid_compile(
+        tmp_path, "SIGTERM", lambda root, out: ["-m", "varwheel", "build", str(root), "-o", str(out)]
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "varwheel", "build", str(root), "-o", str(out)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=20)
-    assert proc.returncode == 143 and "Traceback" not in stderr, stderr
-    assert all(process_gone(int(p)) for p in pids.read_text().split())
+    assert code == 143 and "Traceback" not in stderr, stderr
+    assert all(process_gone(p) for p in pids)
     assert not out.exists(), list(out.iterdir())
     assert list(tmp.iterdir()) == []
 
