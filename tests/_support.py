@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -82,3 +84,12 @@ def process_gone(pid: int, wait: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def variant_parts(pyproject: Mapping[str, Any], config_settings: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
+    """``(VariantConfig | None, VariantRequest | None)`` of a pyproject dict and config settings,
+    through the real config stage (the project directory is not read: no ext-modules here)."""
+    from varwheel.config.load import settings_from
+
+    settings = settings_from(Path("/nonexistent-project"), pyproject, config_settings or {})
+    return settings.variant, settings.request

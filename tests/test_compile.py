@@ -25,7 +25,7 @@ from varwheel.compile import (
     current_toolchain,
 )
 from varwheel.compile.depfile import parse_depfile
-from varwheel.compile.engine import _Builder, run_build
+from varwheel.compile.engine import _Builder, link_command, run_build
 from varwheel.compile.includes import resolve_include_dirs_from
 from varwheel.compile.toolchain import Command, Toolchain, tool_identity, toolchain_from
 from varwheel.config.model import CompileFlags, ExtModule
@@ -311,6 +311,15 @@ def test_toolchain_from_sysconfig_only() -> None:
     assert t.ldshared.argv == ("gcc", "-pthread", "-shared", "-Wl,-O1")
     assert t.ldcxxshared.argv == ("g++", "-pthread", "-shared")
     assert t.cc.origin == "sysconfig CC"
+
+
+def test_link_command_follows_language_then_sources() -> None:
+    """One rule picks the linker, for the link itself and for the library check before it."""
+    t = tc({})
+    assert link_command(ExtModule(name="m", sources=("a.c", "b.S")), t) is t.ldshared
+    assert link_command(ExtModule(name="m", sources=("a.c", "b.cpp")), t) is t.ldcxxshared
+    assert link_command(ExtModule(name="m", sources=("a.c",), language="c++"), t) is t.ldcxxshared
+    assert link_command(ExtModule(name="m", sources=("a.cc",), language="c"), t) is t.ldshared
 
 
 def test_toolchain_environment_overrides() -> None:

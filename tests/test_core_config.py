@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from varwheel.config.load import load_pyproject, parse_options, parse_tool
+from varwheel.config.load import load_pyproject, load_settings, parse_options, raw_settings
 from varwheel.errors import ConfigError
 
 
@@ -16,7 +16,7 @@ def tool(tmp_path: Path, body: str, files: dict[str, str] | None = None):  # typ
     for rel, text in (files or {}).items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    return parse_tool(load_pyproject(tmp_path), tmp_path)
+    return load_settings(tmp_path).tool
 
 
 def error(tmp_path: Path, body: str, files: dict[str, str] | None = None) -> str:
@@ -125,7 +125,6 @@ def test_globs_expand_in_order(tmp_path: Path) -> None:
     assert ext.sources == ("src/main.c", "src/util/a.c", "src/util/b.c", "src/util/deep/c.c")
     assert ext.define_macros == (("A", None), ("B", "2"), ("C", None), ("D", "4"))
     assert ext.py_limited_api == "cp39"
-    assert not ext.is_cxx
 
 
 def test_packages_must_be_top_level(tmp_path: Path) -> None:
@@ -135,16 +134,16 @@ def test_packages_must_be_top_level(tmp_path: Path) -> None:
 
 
 def test_config_settings(tmp_path: Path) -> None:
-    opts = parse_options({"build-dir": "bld", "jobs": "3", "verbose": "true"}, tmp_path)
+    opts = parse_options(raw_settings({"build-dir": "bld", "jobs": "3", "verbose": "true"}), tmp_path)
     assert opts.build_dir == tmp_path / "bld" and opts.jobs == 3 and opts.verbose
     with pytest.raises(ConfigError, match="did you mean 'build-dir'") as info:
-        parse_options({"builddir": "x"}, tmp_path)
+        parse_options(raw_settings({"builddir": "x"}), tmp_path)
     assert info.value.render().startswith("varwheel: error: config setting builddir: unknown config setting")
-    assert parse_options({"jobs": "0"}, tmp_path).jobs == 0
+    assert parse_options(raw_settings({"jobs": "0"}), tmp_path).jobs == 0
     with pytest.raises(ConfigError, match="config setting jobs: must be a number of jobs"):
-        parse_options({"jobs": "-2"}, tmp_path)
+        parse_options(raw_settings({"jobs": "-2"}), tmp_path)
     with pytest.raises(ConfigError, match="config setting verbose: expected true or false"):
-        parse_options({"verbose": "maybe"}, tmp_path)
+        parse_options(raw_settings({"verbose": "maybe"}), tmp_path)
 
 
 def test_script_files(tmp_path: Path) -> None:

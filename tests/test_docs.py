@@ -1,23 +1,24 @@
-"""Drift test: docs/configuration.md must name every key, setting and command the code knows.
-
-The lists come from the code itself (config.load, variants.config, audit.config and the
-argparse parser of the ``varwheel`` command), so adding a key without documenting it fails
-here. The reference tables are also checked the other way round: a key documented in the
-``[tool.varwheel]`` / ``ext-modules`` / config-settings tables must exist in the code.
+"""Drift tests: the configuration reference and the JSON schema are generated from the settings
+model (varwheel.config.model) and must equal what is checked in; every command and option of
+the ``varwheel`` command must be documented; every environment variable the code reads must be
+declared in the model.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from varwheel.__main__ import make_parser
-from varwheel.audit.config import CONFIG_SETTINGS as AUDIT_SETTINGS
-from varwheel.config.load import CORE_SETTINGS, EXT_KEYS, TOOL_KEYS
-from varwheel.variants.config import CONFIG_SETTINGS as VARIANT_SETTINGS
+from varwheel.config import reference as ref
+from varwheel.config.load import known_settings, load_pyproject
+from varwheel.config.model import ENVIRONMENT, ExtModule, ToolConfig
+from varwheel.config.spec import toml_keys
+from varwheel.resources import get_schema
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REFERENCE = DOCS / "configuration.md"
@@ -60,22 +61,81 @@ def documented(key: str) -> bool:
     return f"`{key}`" in reference()
 
 
-# ---------------------------------------------------------------------------- code -> docs
+# ---------------------------------------------------------------------------- generated == committed
+
+GENERATED_PAGES = ("configuration.md", "auditing.md")
+ROOT = DOCS.parent
 
 
-@pytest.mark.parametrize("key", TOOL_KEYS)
-def test_tool_key_documented(key: str) -> None:
-    assert documented(key), f"[tool.varwheel] {key} is not in docs/configuration.md"
+@pytest.mark.parametrize("page", GENERATED_PAGES)
+def test_reference_tables_are_generated(page: str) -> None:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    assert text == ref.render(text, page), (
+        f"docs/{page} differs from the settings model: run python -m varwheel.config.reference --write docs/*.md"
+    )
 
 
-@pytest.mark.parametrize("key", EXT_KEYS)
-def test_ext_module_key_documented(key: str) -> None:
-    assert documented(key), f"[[tool.varwheel.ext-modules]] {key} is not in docs/configuration.md"
+def test_every_table_of_the_model_is_in_the_reference() -> None:
+    blocks = [name for page in GENERATED_PAGES for name in ref.blocks_in((DOCS / page).read_text(encoding="utf-8"))]
+    assert set(blocks) == set(ref.BLOCKS)
+    tables = ref.render("".join(f"<!-- generated: {b} -->\n<!-- end generated -->\n" for b in ref.BLOCKS))
+    for setting in known_settings():  # every -C key sits in some generated table
+        assert f"| `{setting}` |" in tables, setting
+    for key in toml_keys(ToolConfig) + toml_keys(ExtModule):
+        assert f"| `{key}` |" in tables, key
 
 
-@pytest.mark.parametrize("key", CORE_SETTINGS + tuple(VARIANT_SETTINGS) + tuple(AUDIT_SETTINGS))
-def test_config_setting_documented(key: str) -> None:
-    assert documented(key), f"config setting {key} is not in docs/configuration.md"
+def test_schema_is_generated() -> None:
+    committed = (ROOT / "src" / "varwheel" / "resources" / "varwheel.schema.json").read_text(encoding="utf-8")
+    assert committed == ref.schema_text(), "run python -m varwheel.config.reference --write"
+    assert get_schema() == json.loads(committed)  # what the package ships and the entry point serves
+
+
+def _pyprojects() -> list[Path]:
+    found = sorted(ROOT.glob("examples/*/pyproject.toml")) + sorted(ROOT.glob("tests/projects/*/pyproject.toml"))
+    return [p for p in found if "varwheel" in load_pyproject(p.parent).get("tool", {})]
+
+
+@pytest.mark.parametrize("path", _pyprojects(), ids=lambda p: p.parent.name)
+def test_schema_accepts_the_projects_of_this_repository(path: Path) -> None:
+    import jsonschema
+
+    jsonschema.validate(load_pyproject(path.parent)["tool"]["varwheel"], get_schema())
+
+
+def test_schema_rejects_what_the_loader_rejects() -> None:
+    import jsonschema
+
+    schema = get_schema()
+    for bad in (
+        {"packges": ["x"]},  # unknown key
+        {"ext-modules": [{"name": "x", "sources": "a.c"}]},  # a string for a list
+        {"ext-modules": [{"sources": ["a.c"]}]},  # name is required
+        {"audit": {"isa-check": "loud"}},  # not a choice
+        {"audit": {"strip": 3}},
+        {"variant-flags": {"x :: y :: z": {"cflag": ["-O3"]}}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+_ENV_READS = (
+    re.compile(r"""(?:environ(?:\.get)?\(|environ\[|getenv\()\s*["'](\w+)["']"""),  # environ.get("X"), environ["X"]
+    re.compile(r"""["'](\w+)["']\s+(?:not\s+)?in\s+\w*environ\b"""),  # "X" in environ
+)
+
+
+def test_every_environment_variable_read_is_declared() -> None:
+    declared = {n.strip() for var in ENVIRONMENT for n in var.name.split(",")}
+    read: set[str] = set()
+    for path in (ROOT / "src" / "varwheel").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        read.update(m.group(1) for pattern in _ENV_READS for m in pattern.finditer(text) if m.group(1).isupper())
+    assert {"CC", "LDSHARED", "SOURCE_DATE_EPOCH", "NO_COLOR"} <= read, "the scan misses known reads"
+    assert read <= declared | {"PATH", "HOME", "PYTHONPATH", "TMPDIR"}, sorted(read - declared)
+
+
+# ---------------------------------------------------------------------------- the varwheel command
 
 
 @pytest.mark.parametrize("name", sorted(subcommands()))
@@ -90,31 +150,6 @@ def test_subcommand_documented(name: str) -> None:
 def test_subcommand_option_documented(name: str, option: str) -> None:
     body = section(reference(), f"`varwheel {name}`")
     assert f"`{option}`" in body, f"varwheel {name} {option} is not documented in its section"
-
-
-# ---------------------------------------------------------------------------- docs -> code
-
-
-def test_tool_table_matches_code() -> None:
-    body = section(reference(), "`[tool.varwheel]`")
-    assert table_keys(body.split("\n### ")[0]) == set(TOOL_KEYS)
-
-
-def test_ext_module_table_matches_code() -> None:
-    body = section(reference(), "`[[tool.varwheel.ext-modules]]`")
-    assert table_keys(body) == set(EXT_KEYS)
-
-
-def test_settings_tables_match_code() -> None:
-    body = section(reference(), "Config settings")
-    assert table_keys(section(body, "Core")) == set(CORE_SETTINGS)
-    assert table_keys(section(body, "Variants")) == set(VARIANT_SETTINGS)
-    assert table_keys(section(body, "Audit")) == set(AUDIT_SETTINGS)
-
-
-def test_audit_table_matches_code() -> None:
-    body = section(reference(), "`[tool.varwheel.audit]`")
-    assert {f"audit.{k}" for k in table_keys(body)} == set(AUDIT_SETTINGS)
 
 
 def test_relative_links_resolve() -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from varwheel.config.load import load_pyproject, parse_tool
-from varwheel.config.model import Settings
+from varwheel.config.load import load_settings
 from varwheel.errors import ConfigError
 from varwheel.metadata import build_metadata, read_version_file
 
@@ -18,8 +17,7 @@ def meta_for(tmp_path: Path, body: str, files: dict[str, str] | None = None):  #
     for rel, text in (files or {}).items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    data = load_pyproject(tmp_path)
-    return build_metadata(Settings(root=tmp_path, pyproject=data, tool=parse_tool(data, tmp_path)))
+    return build_metadata(load_settings(tmp_path))
 
 
 def test_full_metadata(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def make(root: Path, files: dict[str, str]) -> None:
 
 
 def settings(root: Path, *, options: BuildOptions | None = None, **tool: Any) -> Settings:
-    return Settings(root=root, pyproject={}, tool=ToolConfig(**tool), options=options or BuildOptions())
+    return Settings(root=root, tool=ToolConfig(**tool), options=options or BuildOptions())
 
 
 def wheel_paths(s: Settings, name: str = "my-proj") -> list[str]:

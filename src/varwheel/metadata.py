@@ -73,13 +73,12 @@ def read_version_file(root: Path, rel: str) -> str:
 
 
 def _project_with_version(settings: Settings) -> dict[str, Any]:
-    pyproject = settings.pyproject
-    project = pyproject.get("project")
+    project = settings.project
     if project is None:
         raise ConfigError(
             "missing [project] table", subject="pyproject.toml", hint="varwheel reads PEP 621 metadata from [project]"
         )
-    if not isinstance(project, dict):
+    if not isinstance(project, Mapping):
         raise ConfigError("must be a table", subject="pyproject.toml: project")
     dynamic = project.get("dynamic", [])
     if not isinstance(dynamic, list) or not all(isinstance(d, str) for d in dynamic):
@@ -112,9 +111,7 @@ def _project_with_version(settings: Settings) -> dict[str, Any]:
             subject="pyproject.toml: tool.varwheel.version-file",
             hint='add "version" to project.dynamic, or remove version-file',
         )
-    data = dict(pyproject)
-    data["project"] = project
-    return data
+    return {"project": dict(project)}
 
 
 #: Entry point names and groups: what PyPI accepts (the spec only forbids '=' and

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import __version__, _log
 from .config import load_settings
-from .config.model import CompileFlags, Settings
+from .config.model import AuditConfig, CompileFlags, Settings, VariantConfig, VariantRequest
 
 if TYPE_CHECKING:
     from .compile import RunningBuild
@@ -52,38 +52,29 @@ def prepare(root: Path, config_settings: ConfigSettings, *, resolve_variant: boo
     from .metadata import build_metadata
 
     meta = build_metadata(settings)
-    raw = dict(settings.options.extra)
-    audit_cfg = _audit_config(settings, raw)
-    vconfig, vrequest = _variant_config(settings, raw)
+    audit_cfg = _audit_config(settings)
+    vconfig, vrequest = _variant_config(settings)
     variant = None
     if vconfig is not None and vrequest is not None and resolve_variant:
         variant = _resolve_variant(settings, vconfig, vrequest)
     return Prepared(settings, meta, variant, audit_cfg, vconfig, vrequest)
 
 
-def _audit_config(settings: Settings, raw: Mapping[str, str | list[str]]) -> Any:
-    from .audit.config import parse_audit_config
-    from .config.tables import Table
+def _audit_config(settings: Settings) -> AuditConfig:
+    """The audit's part of the settings; a named policy is checked against the policies here,
+    before anything is compiled."""
+    audit = settings.audit
+    if audit.plat != "auto":
+        from .audit.policy import check_plat
 
-    tool = settings.pyproject.get("tool", {}).get("varwheel", {})
-    return parse_audit_config(Table(tool.get("audit", {}), "tool.varwheel.audit"), raw)
+        check_plat(audit.plat, audit.plat_from)
+    return audit
 
 
-def _variant_config(settings: Settings, raw: Mapping[str, str | list[str]]) -> tuple[Any, Any]:
-    """``(VariantConfig | None, VariantRequest | None)``; a project that has nothing to do with
-    variants does not load the variant code at all."""
-    from .config.load import VARIANT_SETTINGS
-
-    tool = settings.pyproject.get("tool", {}).get("varwheel", {})
-    if (
-        "variant" not in settings.pyproject
-        and not (isinstance(tool, Mapping) and "variant-flags" in tool)
-        and not any(key in raw for key in VARIANT_SETTINGS)
-    ):
-        return None, None
-    from .variants.config import parse_variant_config
-
-    return parse_variant_config(settings.pyproject, raw)
+def _variant_config(settings: Settings) -> tuple[VariantConfig | None, VariantRequest | None]:
+    """``(VariantConfig | None, VariantRequest | None)``: the ``[variant]`` table and what the
+    config settings asked for."""
+    return settings.variant, settings.request
 
 
 def _resolve_variant(settings: Settings, vconfig: Any, vrequest: Any) -> Any:
@@ -180,10 +171,10 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
     # compiler output); importing pyproject-metadata here would cost every isolated build
     # ~30 ms for nothing. The audit needs nothing installed (ELF files are edited in Python).
     settings = load_settings(root, config_settings)
-    vconfig, vrequest = _variant_config(settings, dict(settings.options.extra))
+    vconfig, vrequest = _variant_config(settings)
     if vconfig is None or vrequest is None:
         return []
-    from .variants.config import build_requirements as variant_requirements
+    from .variants.requires import build_requirements as variant_requirements
 
     return variant_requirements(vconfig, vrequest)
 
@@ -256,8 +247,7 @@ def build_wheel_result(
     """
     settings = load_settings(root, config_settings)
     _log.set_verbose(settings.options.verbose)
-    raw = dict(settings.options.extra)
-    vconfig, vrequest = _variant_config(settings, raw)
+    vconfig, vrequest = _variant_config(settings)
     variant = None
     meta: CoreMetadata | None = None
     if vconfig is not None and vrequest is not None:
@@ -301,7 +291,7 @@ def build_wheel_result(
             check_libraries(
                 modules, current_toolchain(), str(settings.root), variant.flags.ldflags if variant is not None else ()
             )
-        prep = Prepared(settings, meta, variant, _audit_config(settings, raw), vconfig, vrequest)
+        prep = Prepared(settings, meta, variant, _audit_config(settings), vconfig, vrequest)
         manifest = wheel_sources(settings, meta.name)
         name_esc, ver_esc = escape_name(meta.name), escape_version(meta.version)
         # The tags are not known before the compile (abi3? optional modules skipped?), but the

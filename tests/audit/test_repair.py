@@ -10,7 +10,8 @@ import pytest
 from fixture_wheels import EXT_SUFFIX, cc, make_wheel, module_c, write
 from helpers import elf_summary, unzip, varwheel, wheel_tags
 
-from varwheel.audit import AuditConfig, audit_staged
+from varwheel.audit import audit_staged
+from varwheel.config.model import AuditConfig
 from varwheel.errors import VarwheelError
 from varwheel.wheel.archive import write_wheel
 from varwheel.wheel.unpack import unpack_wheel

@@ -12,11 +12,12 @@ import pytest
 from fixture_wheels import make_wheel
 
 from varwheel.audit import new_platform
-from varwheel.audit.config import CONFIG_SETTINGS, AuditConfig, parse_audit_config
 from varwheel.audit.elf import _scan_isa_note, isa_level_from_bits, read_elf
+from varwheel.audit.policy import check_plat
 from varwheel.audit.repair import grafted_name, kept_run_path
 from varwheel.audit.resolve import LIBPYTHON_RE, Excludes, parse_ld_so_conf
-from varwheel.config.tables import Table
+from varwheel.config.load import known_settings, settings_from
+from varwheel.config.model import AuditConfig
 from varwheel.errors import ConfigError, VarwheelError
 from varwheel.wheel.archive import write_wheel
 from varwheel.wheel.filename import WheelName
@@ -24,18 +25,21 @@ from varwheel.wheel.unpack import unpack_wheel
 
 
 def cfg(table: dict, settings: dict | None = None) -> AuditConfig:
-    return parse_audit_config(Table(table, "tool.varwheel.audit"), settings or {})
+    """The audit's settings as a build gets them: the config stage, then the policy check."""
+    audit = settings_from(Path("/nonexistent-project"), {"tool": {"varwheel": {"audit": table}}}, settings or {}).audit
+    check_plat(audit.plat, audit.plat_from)
+    return audit
 
 
 def test_config_defaults_table_and_settings_override() -> None:
     assert cfg({}) == AuditConfig()
     c = cfg(
         {"plat": "manylinux_2_28_x86_64", "exclude": ["libcuda.so.1"], "strip": True, "repair": False},
-        {"audit.plat": "manylinux2014", "audit.exclude": ["a.so", "b.so,c.so"], "other.key": "x"},
+        {"audit.plat": "manylinux2014", "audit.exclude": ["a.so", "b.so,c.so"]},
     )
     assert c.plat == "manylinux2014" and c.exclude == ("a.so", "b.so", "c.so") and c.strip == "all"
     assert not c.repair
-    assert all(k.startswith("audit.") for k in CONFIG_SETTINGS) and "audit.plat" in CONFIG_SETTINGS
+    assert "audit.plat" in known_settings() and "audit.isa-check" in known_settings()
 
 
 def test_config_errors_name_the_key() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from varwheel import pipeline
+from varwheel.config.model import ProviderConfig
 from varwheel.errors import VarwheelError
-from varwheel.variants.config import ProviderConfig
 from varwheel.variants.providers import ALL, SUPPORTED, builtin, forget, query
 from varwheel.variants.providers.env import env_key
 

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import variant_parts as parse_variant_config
 from variants_data import FASTTHING
 
+from varwheel.config.properties import SCHEMA_825, SCHEMA_850
 from varwheel.errors import VarwheelError
-from varwheel.variants.config import SCHEMA_825, SCHEMA_850, parse_variant_config
 from varwheel.variants.ordering import order_variants
 from varwheel.variants.release import index_filename, index_from_wheels, index_json, release_labels
 
@@ -162,7 +163,7 @@ def test_t8_cases_1_to_3(supported: dict[str, Any], expected: list[str]) -> None
 
 
 def L(*props: str) -> tuple[tuple[str, str, str], ...]:
-    from varwheel.variants.model import parse_property, property_set
+    from varwheel.config.properties import parse_property, property_set
 
     return property_set(parse_property(p) for p in props)
 

@@ -19,11 +19,11 @@ import venv
 from pathlib import Path
 
 import pytest
+from _support import variant_parts as parse_variant_config
 
 from varwheel.__main__ import main
 from varwheel.config.load import load_pyproject
 from varwheel.variants.cli import supported_on_this_machine
-from varwheel.variants.config import parse_variant_config
 from varwheel.variants.ordering import order_variants
 from varwheel.variants.providers import forget
 

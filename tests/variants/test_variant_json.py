@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import variant_parts as parse_variant_config
 from variants_data import FASTTHING
 
+from varwheel.config.properties import SCHEMA_825, SCHEMA_850, parse_property
 from varwheel.errors import VarwheelError
 from varwheel.variants import VariantResult, resolve_variant
-from varwheel.variants.config import SCHEMA_825, SCHEMA_850, parse_variant_config
 from varwheel.variants.metadata import FrozenProvider, parse_metadata, variant_json
-from varwheel.variants.model import parse_property
 
 T4_PROVIDERS = [
     FrozenProvider("x86_64", requires=("provider-variant-x86-64 >=0.0.1",)),

@@ -13,27 +13,20 @@ from typing import TYPE_CHECKING
 from .._lazy import attribute_loader
 
 if TYPE_CHECKING:
-    from .config import CONFIG_SETTINGS, AuditConfig, parse_audit_config
     from .report import AuditReport
     from .stage import audit_staged, has_elf, new_platform, show
 
 __all__ = [
-    "CONFIG_SETTINGS",
-    "AuditConfig",
     "AuditReport",
     "audit_staged",
     "has_elf",
     "new_platform",
-    "parse_audit_config",
     "show",
 ]
 
 # The analysis code (and pyelftools) loads only when a wheel is actually audited: importing
 # it eagerly cost every hook call ~60 ms, pure-Python projects included.
 _LAZY = {
-    "CONFIG_SETTINGS": "config",
-    "AuditConfig": "config",
-    "parse_audit_config": "config",
     "AuditReport": "report",
     "audit_staged": "stage",
     "has_elf": "stage",

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import _log
+from ..config.model import ISA_CHOICES, STRIP_CHOICES, AuditConfig
 from ..errors import VarwheelError
 from ..wheel.archive import ZIP_LEVEL, write_wheel
 from ..wheel.staging import StagedWheel
 from ..wheel.unpack import unpack_wheel
-from . import AuditConfig, audit_staged, has_elf, show
-from .config import ISA_CHOICES, STRIP_CHOICES
+from . import audit_staged, has_elf, show
 from .report import Vendored
 
 
@@ -243,9 +243,9 @@ def _repair_main(args: argparse.Namespace) -> int:
         sbom=not args.no_sbom,
     )
     if cfg.plat != "auto":
-        from .config import _check_plat
+        from .policy import check_plat
 
-        _check_plat(cfg.plat, "--plat")
+        check_plat(cfg.plat, "--plat")
     _require_file(args.wheel)
     with tempfile.TemporaryDirectory(prefix="varwheel-repair-") as tmp:
         staged = unpack_wheel(args.wheel, Path(tmp) / "tree")

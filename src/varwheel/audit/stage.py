@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import _log
+from ..config.model import AuditConfig
 from ..errors import VarwheelError
 from ..wheel.filename import WheelName
 from ..wheel.staging import StagedWheel
 from .analyze import LEVEL_NAMES, Analysis, NonPlatformWheel, analyze
-from .config import AuditConfig
 from .platform import split_platform
 from .policy import Policy, split_version
 from .repair import RepairResult, repair

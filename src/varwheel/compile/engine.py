@@ -51,6 +51,16 @@ def source_language(source: str) -> str | None:
     return None
 
 
+def link_command(m: ExtModule, tc: Toolchain) -> Command:
+    """The command that links ``m``: ``language`` picks the driver, else any C++ source makes it
+    the C++ one (LDCXXSHARED, so the C++ runtime is linked)."""
+    if m.language is not None:
+        cxx = m.language == "c++"
+    else:
+        cxx = any(source_language(s) == "c++" for s in m.sources)
+    return tc.ldcxxshared if cxx else tc.ldshared
+
+
 class _Hasher(FileHasher):
     """FileHasher that stores files of generated include dirs under a placeholder.
 
@@ -279,8 +289,7 @@ class _Builder:
                     subject=f"{m.key}.sources[{n}]",
                 )
             langs.append(lang)
-        link_cxx = m.language == "c++" if m.language is not None else "c++" in langs
-        linker = self.tc.ldcxxshared if link_cxx else self.tc.ldshared
+        linker = link_command(m, self.tc)
 
         include_dirs = (
             *self.hasher.generated,

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from .. import _proc
 from ..config.model import ExtModule
 from ..errors import VarwheelError
+from .engine import link_command
 from .toolchain import STAGE, Command, Toolchain
 
 _lock = threading.Lock()
@@ -102,7 +103,7 @@ def check_libraries(
     for m in modules:
         if not m.libraries or m.optional:  # an optional module's failure is a warning at link time
             continue
-        cmd = toolchain.ldcxxshared if m.is_cxx else toolchain.ldshared
+        cmd = link_command(m, toolchain)
         driver_dirs = driver_search_dirs(_driver(cmd))
         if driver_dirs is None:
             continue  # no linker to ask: the compile fails with "C compiler 'x' not found"

@@ -1,7 +1,7 @@
 """The config stage: pyproject.toml + config_settings -> Settings.
 
-The names load on first use (PEP 562): the audit and variant code import ``config.tables``
-and ``config.model`` only, and should not pay for the TOML parser and the loader with them.
+The model (:mod:`.model`) is what the later stages receive; the names here load on first use
+(PEP 562), so that importing the model does not load the TOML parser and the loader.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 from .._lazy import attribute_loader
 
 if TYPE_CHECKING:
-    from .load import CORE_SETTINGS, load_pyproject, load_settings
+    from .load import load_pyproject, load_settings
     from .model import BuildOptions, CompileFlags, ExtModule, SdistConfig, Settings, ToolConfig
 
 __all__ = [
-    "CORE_SETTINGS",
     "BuildOptions",
     "CompileFlags",
     "ExtModule",
@@ -27,7 +26,6 @@ __all__ = [
 ]
 
 _WHERE = {
-    "CORE_SETTINGS": "load",
     "load_pyproject": "load",
     "load_settings": "load",
     "BuildOptions": "model",

@@ -1,4 +1,11 @@
-"""Load and validate pyproject.toml ([project] is left to the metadata stage) and config_settings."""
+"""The config stage: pyproject.toml + config_settings -> :class:`.model.Settings`.
+
+The reading is driven by the model's field declarations (:mod:`.spec`): which keys a table
+may have (anything else is an error with a did-you-mean), each leaf value's type, which ``-C``
+setting overrides it and how repeated settings combine. What is left here, per table, are the
+checks a type cannot express (paths inside the project, globs that match, module names).
+``[project]`` is left to the metadata stage.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,27 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
 from .. import _glob
 from .._paths import project_path_problem
 from ..errors import ConfigError, did_you_mean
-from .model import BuildOptions, ExtModule, Macro, SdistConfig, Settings, ToolConfig
+from .model import (
+    MAX_TIMEOUT,
+    STRIP_CHOICES,
+    AuditConfig,
+    BuildOptions,
+    ExtModule,
+    FlagSet,
+    Macro,
+    SdistConfig,
+    Settings,
+    ToolConfig,
+)
+from .properties import schema_id
+from .spec import Spec, setting_keys, specs, toml_keys
 from .tables import Table, parse_bool_setting, type_name
 
 if sys.version_info >= (3, 11):
@@ -22,57 +43,17 @@ else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
 ConfigSettings = Mapping[str, Union[str, list[str], None]]
+#: config_settings as given, None values dropped, every value a list
+RawSettings = Mapping[str, "list[str]"]
 
-#: config_settings keys owned by the core (variants and audit add theirs).
-CORE_SETTINGS = ("build-dir", "jobs", "verbose")
-#: config_settings keys of the variant stage (defined here so that validating settings does not
-#: import the variant machinery: varwheel.variants.config re-exports them).
-VARIANT_SETTINGS = (
-    "variant-label",
-    "variant",
-    "variant-schema",
-    "provider-timeout",
-    "provider-isolation",
-    "builtin-providers",
-)
-
-TOOL_KEYS = (
-    "packages",
-    "version-file",
-    "exclude",
-    "script-files",
-    "sdist",
-    "ext-modules",
-    "audit",
-    "variant-flags",
-    "builtin-providers",
-)
-EXT_KEYS = (
-    "name",
-    "sources",
-    "include-dirs",
-    "include-dirs-from",
-    "define-macros",
-    "undef-macros",
-    "libraries",
-    "library-dirs",
-    "runtime-library-dirs",
-    "extra-compile-args",
-    "extra-link-args",
-    "extra-objects",
-    "depends",
-    "language",
-    "py-limited-api",
-    "optional",
-)
 _IDENT_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LIMITED = re.compile(r"^cp3(\d+)$")
+_SOURCE_SUFFIX = re.compile(r"\.(c|cc|cpp|cxx|cp|C|CC|CPP|c\+\+|s|S)$")
 
 
 def known_settings() -> tuple[str, ...]:
-    from ..audit.keys import CONFIG_SETTINGS as audit_settings
-
-    return CORE_SETTINGS + VARIANT_SETTINGS + tuple(audit_settings)
+    """Every ``-C`` key varwheel accepts."""
+    return setting_keys(BuildOptions) + setting_keys(AuditConfig)
 
 
 def load_pyproject(root: Path) -> dict[str, Any]:
@@ -94,19 +75,187 @@ def load_pyproject(root: Path) -> dict[str, Any]:
 
 def load_settings(root: Path, config_settings: ConfigSettings | None = None) -> Settings:
     root = root.resolve()
-    pyproject = load_pyproject(root)
-    options = parse_options(config_settings or {}, root)
-    tool = parse_tool(pyproject, root)
-    return Settings(root=root, pyproject=pyproject, tool=tool, options=options)
+    return settings_from(root, load_pyproject(root), config_settings or {})
+
+
+def settings_from(root: Path, pyproject: Mapping[str, Any], config_settings: ConfigSettings) -> Settings:
+    """The whole model from a parsed pyproject.toml and config_settings."""
+    raw = raw_settings(config_settings)
+    options = parse_options(raw, root)
+    variant_data = pyproject.get("variant")
+    variant = request = None
+    if variant_data is not None or options.variant_label is not None or options.variant is not None:
+        # only projects and builds that have to do with variants load the variant rules
+        from .variant import parse_request, parse_variant_table
+
+        variant = parse_variant_table(variant_data) if variant_data is not None else None
+        tool = parse_tool(tool_table(pyproject), root, raw, variant.namespaces if variant is not None else None)
+        if variant is not None:
+            variant = replace(variant, flags=tool.variant_flags, builtin=tool.builtin_providers)
+        request = parse_request(variant, options)
+    else:
+        tool = parse_tool(tool_table(pyproject), root, raw)
+    project = pyproject.get("project")
+    return Settings(root=root, project=project, tool=tool, options=options, variant=variant, request=request)
+
+
+# ---------------------------------------------------------------------------- model-driven reading
+
+
+@dataclass(frozen=True)
+class Read:
+    """The values of one table's leaf fields that were given, by field name, and where each
+    came from (for error messages)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    subjects: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any) -> Any:
+        return self.values.get(name, default)
+
+
+_NESTED = ("table", "tables", "map")
+
+
+def read_fields(cls: type, table: Table | None, raw: RawSettings | None = None) -> Read:
+    """Check ``table``'s keys against ``cls``'s declared TOML keys, read every leaf field given
+    there (type-checked by its kind), then apply the ``-C`` settings declared for ``cls``."""
+    out = Read()
+    if table is not None:
+        table.check_keys(toml_keys(cls))
+    for f, spec in specs(cls):
+        if table is not None and spec.toml is not None and table.has(spec.toml) and spec.kind not in _NESTED:
+            out.values[f.name] = toml_value(table, spec)
+            out.subjects[f.name] = table.subject(spec.toml)
+        if raw is not None and spec.setting is not None and spec.setting in raw:
+            value = setting_value(raw[spec.setting], spec)
+            if value is not None:
+                out.values[f.name] = value
+                out.subjects[f.name] = f"config setting {spec.setting}"
+    return out
+
+
+def toml_value(table: Table, spec: Spec) -> Any:
+    key = spec.toml
+    assert key is not None
+    if spec.kind == "bool":
+        return table.get_bool(key, False)
+    if spec.kind == "str-list":
+        return table.get_str_list(key)
+    if spec.kind == "strip":
+        return strip_value(table.data[key], table.subject(key))
+    if spec.kind == "macros":
+        return parse_macros(table.data[key], table.subject(key))
+    if spec.kind in ("int", "float"):
+        value = table.data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float) if spec.kind == "float" else int):
+            raise table.error(
+                key, f"must be {'a number' if spec.kind == 'float' else 'an integer'}, not {type_name(value)}"
+            )
+        return value
+    value = table.get_str(key)
+    if spec.choices:
+        check_choice(value, spec.choices, table.subject(key))
+    return value
+
+
+def setting_value(values: list[str], spec: Spec) -> Any:
+    """A ``-C`` setting's value(s) as ``spec`` reads them; None when there is nothing to apply."""
+    key = spec.setting
+    subject = f"config setting {key}"
+    if spec.kind == "str-list":
+        return tuple(part for item in values for part in item.split(",") if part)
+    if spec.repeat == "error" and len(values) != 1:
+        raise ConfigError("given more than once", subject=subject)
+    if spec.repeat == "same" and len(set(values)) > 1:
+        raise ConfigError(f"given {len(values)} times with different values", subject=subject)
+    if not values:
+        return None
+    text = values[-1]
+    if spec.kind == "bool":
+        return parse_bool_setting(str(key), text)
+    if spec.kind == "strip":
+        return strip_value(text, subject)
+    if spec.kind == "int":
+        try:
+            number = int(text)
+        except ValueError:
+            number = -1
+        if number < 0:
+            raise ConfigError(f"must be a number of jobs (0 = all cores), not {text!r}", subject=subject)
+        return number
+    if spec.kind == "float":
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds <= MAX_TIMEOUT:  # also false for NaN; inf is no limit at all
+            raise ConfigError(
+                f"expected a positive number of seconds (at most {MAX_TIMEOUT:g}), not {text[:40]!r}",
+                subject=subject,
+            )
+        return seconds
+    return text
+
+
+def check_choice(value: str, choices: tuple[str, ...], subject: str) -> str:
+    if value in choices:
+        return value
+    if len(choices) == 2:
+        wanted = f'"{choices[0]}" or "{choices[1]}"'
+    else:
+        wanted = "one of " + ", ".join(choices)
+    raise ConfigError(f"must be {wanted}, not {value!r}", subject=subject, hint=did_you_mean(value, choices))
+
+
+def strip_value(value: object, subject: str) -> str:
+    if value is True:
+        return "all"
+    if value is False:
+        return "none"
+    if isinstance(value, str):
+        low = value.lower()
+        if low in STRIP_CHOICES:
+            return low
+        if low in ("true", "1", "yes", "on"):
+            return "all"
+        if low in ("false", "0", "no", "off"):
+            return "none"
+    raise ConfigError(f"must be one of {', '.join(STRIP_CHOICES)} (or true/false), not {value!r}", subject=subject)
+
+
+def parse_macros(raw: object, subject: str) -> tuple[Macro, ...]:
+    """``-D`` macros: ``"NAME"``, ``"NAME=VALUE"``, ``["NAME"]`` or ``["NAME", "VALUE"]``."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"must be an array, not {type_name(raw)}", subject=subject)
+    out: list[Macro] = []
+    for i, item in enumerate(raw):
+        sub = f"{subject}[{i}]"
+        name: object
+        value: object = None
+        if isinstance(item, str):
+            name, sep, val = item.partition("=")
+            value = val if sep else None
+        elif isinstance(item, list) and 1 <= len(item) <= 2:
+            name = item[0]
+            value = item[1] if len(item) == 2 else None
+        else:
+            raise ConfigError('must be "NAME", "NAME=VALUE", ["NAME"] or ["NAME", "VALUE"]', subject=sub)
+        if not isinstance(name, str) or not _IDENT_PART.match(name):
+            raise ConfigError(f"invalid macro name {name!r}", subject=sub)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"macro value must be a string, not {type_name(value)}", subject=sub)
+        out.append((name, value))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------- config_settings
 
 
-def raw_settings(config_settings: ConfigSettings) -> dict[str, str | list[str]]:
-    """config_settings with None values dropped and unknown keys rejected."""
+def raw_settings(config_settings: ConfigSettings) -> dict[str, list[str]]:
+    """config_settings with None values dropped, unknown keys rejected, every value a list."""
     known = known_settings()
-    out: dict[str, str | list[str]] = {}
+    out: dict[str, list[str]] = {}
     for key, value in config_settings.items():
         if key not in known:
             raise ConfigError(
@@ -116,71 +265,56 @@ def raw_settings(config_settings: ConfigSettings) -> dict[str, str | list[str]]:
             )
         if value is None:
             continue
-        if not isinstance(value, (str, list)):
-            raise ConfigError(f"must be a string, not {type_name(value)}", subject=f"config setting {key}")
-        out[key] = value
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if not isinstance(item, str):
+                raise ConfigError(f"must be a string, not {type_name(item)}", subject=f"config setting {key}")
+        out[key] = list(items)
     return out
 
 
-def single(settings: Mapping[str, str | list[str]], key: str) -> str | None:
-    value = settings.get(key)
-    if isinstance(value, list):
-        if len(value) != 1:
-            raise ConfigError("given more than once", subject=f"config setting {key}")
-        return value[0]
-    return value
-
-
-def parse_options(config_settings: ConfigSettings, root: Path) -> BuildOptions:
-    raw = raw_settings(config_settings)
-    build_dir = single(raw, "build-dir")
-    jobs_text = single(raw, "jobs")
-    verbose_text = single(raw, "verbose")
-    jobs = 0
-    if jobs_text is not None:
-        try:
-            jobs = int(jobs_text)
-        except ValueError:
-            jobs = -1
-        if jobs < 0:
-            raise ConfigError(
-                f"must be a number of jobs (0 = all cores), not {jobs_text!r}", subject="config setting jobs"
-            )
-    extra = tuple(sorted((k, v) for k, v in raw.items() if k not in CORE_SETTINGS))
-    return BuildOptions(
-        build_dir=(root / os.path.expanduser(build_dir)).resolve() if build_dir else None,
-        jobs=jobs,
-        verbose=parse_bool_setting("verbose", verbose_text) if verbose_text is not None else False,
-        extra=extra,
-    )
+def parse_options(raw: RawSettings, root: Path) -> BuildOptions:
+    read = read_fields(BuildOptions, None, raw)
+    values = dict(read.values)
+    build_dir = values.pop("build_dir", None)
+    if build_dir:
+        values["build_dir"] = (root / os.path.expanduser(build_dir)).resolve()
+    if "variant" in raw and not values.get("variant"):
+        raise ConfigError("empty variant property", subject="config setting variant")
+    if values.get("variant_schema") is not None:
+        values["variant_schema"] = schema_id(values["variant_schema"], "config setting variant-schema")
+    return BuildOptions(**values)
 
 
 # ---------------------------------------------------------------------------- [tool.varwheel]
 
 
-def parse_tool(pyproject: Mapping[str, Any], root: Path) -> ToolConfig:
+def tool_table(pyproject: Mapping[str, Any]) -> Table:
     tool_section = pyproject.get("tool", {})
     if not isinstance(tool_section, Mapping):
         raise ConfigError(f"must be a table, not {type_name(tool_section)}", subject="pyproject.toml: tool")
-    table = Table(tool_section.get("varwheel", {}), "tool.varwheel")
-    table.check_keys(TOOL_KEYS)
+    return Table(tool_section.get("varwheel", {}), "tool.varwheel")
 
-    packages = table.get_str_list("packages") if table.has("packages") else None
+
+def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str, ...] | None = None) -> ToolConfig:
+    read = read_fields(ToolConfig, table)
+    packages = read.get("packages", None)
     if packages is not None:
         for i, pkg in enumerate(packages):
             if not all(_IDENT_PART.match(p) for p in pkg.split(".")) or "." in pkg:
                 raise table.error(f"packages[{i}]", f"{pkg!r} is not a top-level import name")
 
-    version_file = table.get_str("version-file")
+    version_file = read.get("version_file", None)
     if version_file is not None:
         check_relative(table, "version-file", version_file)
 
-    sdist = table.get_table("sdist")
-    sdist.check_keys(("include", "exclude"))
+    sdist_table = table.get_table("sdist")
+    sdist = read_fields(SdistConfig, sdist_table)
     for key in ("include", "exclude"):
-        for i, item in enumerate(sdist.get_str_list(key)):
-            check_relative(sdist, f"{key}[{i}]", item, pattern=True)
-    for i, item in enumerate(table.get_str_list("exclude")):
+        for i, item in enumerate(sdist.get(key, ())):
+            check_relative(sdist_table, f"{key}[{i}]", item, pattern=True)
+    exclude = read.get("exclude", ())
+    for i, item in enumerate(exclude):
         check_relative(table, f"exclude[{i}]", item, pattern=True)
 
     ext_list = table.data.get("ext-modules", [])
@@ -210,13 +344,22 @@ def parse_tool(pyproject: Mapping[str, Any], root: Path) -> ToolConfig:
             raise table.error(f"script-files[{i}]", f"{script!r} and {names[base]!r} would both install as {base!r}")
         names[base] = script
 
+    variant_flags: tuple[Any, ...] = ()
+    if table.has("variant-flags"):
+        if namespaces is None:
+            raise ConfigError("needs a [variant] table", subject="pyproject.toml: tool.varwheel.variant-flags")
+        variant_flags = parse_variant_flags(table.get_table("variant-flags"), namespaces)
+
     return ToolConfig(
         packages=packages,
         version_file=version_file,
-        exclude=table.get_str_list("exclude"),
+        exclude=exclude,
         script_files=script_files,
-        sdist=SdistConfig(include=sdist.get_str_list("include"), exclude=sdist.get_str_list("exclude")),
+        sdist=SdistConfig(**sdist.values),
         ext_modules=tuple(modules),
+        audit=parse_audit(table.get_table("audit"), raw),
+        variant_flags=variant_flags,
+        builtin_providers=read.get("builtin_providers", True),
     )
 
 
@@ -244,80 +387,79 @@ def _paths(table: Table, key: str, root: Path, *, glob: bool, must_exist: bool) 
     return tuple(out)
 
 
-def _macros(table: Table, key: str) -> tuple[Macro, ...]:
-    raw = table.data.get(key, [])
-    if not isinstance(raw, list):
-        raise table.error(key, f"must be an array, not {type_name(raw)}")
-    out: list[Macro] = []
-    for i, item in enumerate(raw):
-        sub = f"{key}[{i}]"
-        name: Any
-        value: Any = None
-        if isinstance(item, str):
-            name, sep, val = item.partition("=")
-            value = val if sep else None
-        elif isinstance(item, list) and 1 <= len(item) <= 2:
-            name = item[0]
-            value = item[1] if len(item) == 2 else None
-        else:
-            raise table.error(sub, 'must be "NAME", "NAME=VALUE", ["NAME"] or ["NAME", "VALUE"]')
-        if not isinstance(name, str) or not _IDENT_PART.match(name):
-            raise table.error(sub, f"invalid macro name {name!r}")
-        if value is not None and not isinstance(value, str):
-            raise table.error(sub, f"macro value must be a string, not {type_name(value)}")
-        out.append((name, value))
-    return tuple(out)
-
-
 def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
-    table.check_keys(EXT_KEYS)
-    name = table.get_str("name")
+    read = read_fields(ExtModule, table)
+    name = read.get("name", None)
     if name is None:
         raise table.error("name", "missing: every extension module needs a dotted module name")
     parts = name.split(".")
     if not all(_IDENT_PART.match(p) and not keyword.iskeyword(p) for p in parts):
         raise table.error("name", f"{name!r} is not a dotted Python identifier")
-    if not table.has("sources") or not table.get_str_list("sources"):
+    if not read.get("sources", ()):
         raise table.error("sources", f"module {name!r} has no sources")
     sources = _paths(table, "sources", root, glob=True, must_exist=True)
     for i, src in enumerate(sources):
-        if not re.search(r"\.(c|cc|cpp|cxx|cp|C|CC|CPP|c\+\+|s|S)$", src):
+        if not _SOURCE_SUFFIX.search(src):
             raise table.error(f"sources[{i}]", f"{src!r} is not a C, C++ or assembly source file")
-    include_dirs = table.get_str_list("include-dirs")
+    include_dirs = read.get("include_dirs", ())
     for i, d in enumerate(include_dirs):
         check_relative(table, f"include-dirs[{i}]", d, allow_absolute=True)
         if not (root / d).is_dir():
             raise table.error(f"include-dirs[{i}]", f"directory not found: {root / d}")
-    library_dirs = table.get_str_list("library-dirs")
-    for i, d in enumerate(library_dirs):
+    for i, d in enumerate(read.get("library_dirs", ())):
         check_relative(table, f"library-dirs[{i}]", d, allow_absolute=True)
-    language = table.get_str("language")
-    if language is not None and language not in ("c", "c++"):
-        raise table.error("language", f'must be "c" or "c++", not {language!r}')
-    limited = table.get_str("py-limited-api")
+    limited = read.get("py_limited_api", None)
     if limited is not None:
         m = _LIMITED.match(limited)
         if not m or int(m.group(1)) < 2:
             raise table.error("py-limited-api", f'must be a CPython tag like "cp39", not {limited!r}')
-    for i, dep in enumerate(table.get_str_list("include-dirs-from")):
+    for i, dep in enumerate(read.get("include_dirs_from", ())):
         if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$", dep):
             raise table.error(f"include-dirs-from[{i}]", f'{dep!r} must be a module name or "module:function"')
-    return ExtModule(
-        name=name,
+    values = dict(read.values)
+    values.update(
         sources=sources,
-        include_dirs=include_dirs,
-        include_dirs_from=table.get_str_list("include-dirs-from"),
-        define_macros=_macros(table, "define-macros"),
-        undef_macros=table.get_str_list("undef-macros"),
-        libraries=table.get_str_list("libraries"),
-        library_dirs=library_dirs,
-        runtime_library_dirs=table.get_str_list("runtime-library-dirs"),
-        extra_compile_args=table.get_str_list("extra-compile-args"),
-        extra_link_args=table.get_str_list("extra-link-args"),
         extra_objects=_paths(table, "extra-objects", root, glob=True, must_exist=True),
         depends=_paths(table, "depends", root, glob=True, must_exist=True),
-        language=language,
-        py_limited_api=limited,
-        optional=table.get_bool("optional", False),
-        index=index,
     )
+    return ExtModule(**values, index=index)
+
+
+def parse_audit(table: Table, raw: RawSettings) -> AuditConfig:
+    """``[tool.varwheel.audit]`` with the ``audit.*`` config settings applied over it. The
+    policy name in ``plat`` is checked by the audit stage, which knows the policies."""
+    read = read_fields(AuditConfig, table, raw)
+    for entry in read.get("extra_rpaths", ()):
+        if not (entry.startswith("$ORIGIN") or entry.startswith("${ORIGIN}")):
+            raise ConfigError(
+                f"run-path entry {entry!r} must start with $ORIGIN",
+                subject=read.subjects["extra_rpaths"],
+                hint="absolute build-machine paths do not exist on the user's machine",
+            )
+    suffix = read.get("libs_dir_suffix", None)
+    if suffix is not None and (not suffix or "/" in suffix or suffix in (".", "..")):
+        raise ConfigError(
+            f"invalid directory suffix {suffix!r}", subject=read.subjects["libs_dir_suffix"], hint="e.g. '.libs'"
+        )
+    values = dict(read.values)
+    if "plat" in read.subjects:
+        values["plat_from"] = read.subjects["plat"]
+    return AuditConfig(**values)
+
+
+def parse_variant_flags(table: Table, namespaces: tuple[str, ...]) -> tuple[Any, ...]:
+    """``[tool.varwheel.variant-flags]``: one FlagSet per declared variant property."""
+    from .properties import check_declared, format_property, parse_property
+
+    out: dict[Any, FlagSet] = {}
+    for key, body in table.data.items():
+        subject = table.subject(f'"{key}"')
+        prop = parse_property(key, subject)
+        check_declared(prop[0], namespaces, subject)
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"must be a table, not {type_name(body)}", subject=subject)
+        if prop in out:
+            raise ConfigError(f"{format_property(prop)!r} is given twice", subject=subject)
+        flags = read_fields(FlagSet, Table(body, f'tool.varwheel.variant-flags."{key}"'))
+        out[prop] = FlagSet(**flags.values)
+    return tuple(sorted(out.items()))

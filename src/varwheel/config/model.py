@@ -1,49 +1,655 @@
-"""The settings model: frozen dataclasses produced by the config stage.
+"""The settings model: one set of frozen dataclasses for everything varwheel reads.
 
-All paths here are project-relative POSIX strings, already validated (no '..', not absolute)
-and, for globbed keys, already expanded.
+``[tool.varwheel]`` and its sub-tables, the top-level ``[variant]`` table, every config
+setting (``-C``) and the environment variables varwheel honours are declared here, each field
+with its TOML key, ``-C`` key, kind, default and a one-line doc (:func:`.spec.option`). The
+loader (:mod:`.load`), the reference tables of docs/configuration.md and the published JSON
+schema (:mod:`.reference`) are generated from these declarations.
+
+All paths are project-relative POSIX strings, already validated (no ``..``, not absolute
+unless a key allows it) and, for globbed keys, already expanded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Tuple
 
+from .properties import Property, PropertySet
+from .spec import EnvVar, option
+
 Macro = Tuple[str, Optional[str]]
+
+STRIP_CHOICES = ("none", "debug", "all")
+ISA_CHOICES = ("error", "warn", "off")
+
+_MACRO_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2},
+        ]
+    },
+}
+_MACRO_DOC = '`-D` macros: `"NAME"`, `"NAME=VALUE"`, `["NAME"]` or `["NAME", "VALUE"]`'
+
+
+# ---------------------------------------------------------------------------- [tool.varwheel]
 
 
 @dataclass(frozen=True)
 class ExtModule:
     """One ``[[tool.varwheel.ext-modules]]`` entry (setuptools key names)."""
 
-    name: str  # dotted module name, e.g. "fastthing._core"
-    sources: tuple[str, ...]  # expanded, project-relative; order as declared
-    include_dirs: tuple[str, ...] = ()
-    include_dirs_from: tuple[str, ...] = ()  # "numpy", "pybind11", "nanobind", "mod:func"
-    define_macros: tuple[Macro, ...] = ()
-    undef_macros: tuple[str, ...] = ()
-    libraries: tuple[str, ...] = ()
-    library_dirs: tuple[str, ...] = ()
-    runtime_library_dirs: tuple[str, ...] = ()
-    extra_compile_args: tuple[str, ...] = ()
-    extra_link_args: tuple[str, ...] = ()
-    extra_objects: tuple[str, ...] = ()
-    depends: tuple[str, ...] = ()  # expanded, project-relative
-    language: str | None = None  # "c" | "c++" | None (decided by the sources)
-    py_limited_api: str | None = None  # "cp39" -> Py_LIMITED_API=0x03090000, abi3 tag
-    optional: bool = False
+    name: str = option(
+        toml="name",
+        required=True,
+        default_text="required",
+        setuptools="`name`",
+        doc="dotted module name (`pkg.sub._core`); every part an identifier and not a keyword; unique among "
+        "the modules",
+    )
+    sources: tuple[str, ...] = option(
+        toml="sources",
+        kind="str-list",
+        type="list of globs",
+        required=True,
+        default_text="required",
+        setuptools="`sources`",
+        doc="C/C++ sources; see below",
+    )
+    include_dirs: tuple[str, ...] = option(
+        (),
+        toml="include-dirs",
+        kind="str-list",
+        type="list of paths",
+        setuptools="`include_dirs`",
+        doc="`-I` directories, relative or absolute; each must exist",
+    )
+    include_dirs_from: tuple[str, ...] = option(
+        (),
+        toml="include-dirs-from",
+        kind="str-list",
+        setuptools="— (`numpy.get_include()` in `setup.py`)",
+        doc='include directories reported by packages of the build environment (`"numpy"`, `"pybind11"`, '
+        '`"module:function"`)',
+    )
+    define_macros: tuple[Macro, ...] = option(
+        (),
+        toml="define-macros",
+        kind="macros",
+        setuptools="`define_macros`",
+        doc=_MACRO_DOC,
+        schema=_MACRO_SCHEMA,
+    )
+    undef_macros: tuple[str, ...] = option(
+        (), toml="undef-macros", kind="str-list", setuptools="`undef_macros`", doc="`-U` macros"
+    )
+    libraries: tuple[str, ...] = option(
+        (), toml="libraries", kind="str-list", setuptools="`libraries`", doc="libraries to link, `-l<name>`"
+    )
+    library_dirs: tuple[str, ...] = option(
+        (),
+        toml="library-dirs",
+        kind="str-list",
+        type="list of paths",
+        setuptools="`library_dirs`",
+        doc="`-L` directories, relative or absolute",
+    )
+    runtime_library_dirs: tuple[str, ...] = option(
+        (),
+        toml="runtime-library-dirs",
+        kind="str-list",
+        setuptools="`runtime_library_dirs`",
+        doc="run-time search path entries, `-Wl,-rpath,<dir>`",
+    )
+    extra_compile_args: tuple[str, ...] = option(
+        (),
+        toml="extra-compile-args",
+        kind="str-list",
+        setuptools="`extra_compile_args`",
+        doc="appended to every compile command of the module",
+    )
+    extra_link_args: tuple[str, ...] = option(
+        (),
+        toml="extra-link-args",
+        kind="str-list",
+        setuptools="`extra_link_args`",
+        doc="appended to the link command",
+    )
+    extra_objects: tuple[str, ...] = option(
+        (),
+        toml="extra-objects",
+        kind="str-list",
+        type="list of globs",
+        setuptools="`extra_objects`",
+        doc="object files or static archives passed to the linker",
+    )
+    depends: tuple[str, ...] = option(
+        (),
+        toml="depends",
+        kind="str-list",
+        type="list of globs",
+        setuptools="`depends`",
+        doc="extra inputs: when one changes, all of the module's sources recompile",
+    )
+    language: str | None = option(
+        None,
+        toml="language",
+        choices=("c", "c++"),
+        default_text="by sources",
+        setuptools="`language`",
+        doc="which linker to use",
+    )
+    py_limited_api: str | None = option(
+        None,
+        toml="py-limited-api",
+        type='string `"cp3N"`',
+        default_text="none",
+        setuptools="`py_limited_api=True` + `Py_LIMITED_API` + `bdist_wheel --py-limited-api`",
+        doc="build against the stable ABI of Python 3.N (abi3)",
+        schema={"type": "string", "pattern": "^cp3[0-9]+$"},
+    )
+    optional: bool = option(
+        False,
+        toml="optional",
+        kind="bool",
+        setuptools="`optional`",
+        doc="a failure to build this module is a warning and the module is left out",
+    )
     index: int = 0  # position in the array, for error messages: ext-modules[index]
 
     @property
     def key(self) -> str:
         return f"tool.varwheel.ext-modules[{self.index}]"
 
+
+@dataclass(frozen=True)
+class SdistConfig:
+    """``[tool.varwheel.sdist]``."""
+
+    include: tuple[str, ...] = option(
+        (),
+        toml="include",
+        kind="str-list",
+        type="list of globs",
+        doc="files added to the default selection; a plain directory path adds all of it",
+    )
+    exclude: tuple[str, ...] = option(
+        (),
+        toml="exclude",
+        kind="str-list",
+        type="list of globs",
+        doc="files and directories removed from the selection",
+    )
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """``[tool.varwheel.audit]``, with the ``-C audit.<key>`` settings applied over it."""
+
+    repair: bool = option(
+        True,
+        toml="repair",
+        setting="audit.repair",
+        kind="bool",
+        repeat="last",
+        doc="graft and patch; `false` only checks and tags (fails if something would need grafting)",
+    )
+    plat: str = option(
+        "auto",
+        toml="plat",
+        setting="audit.plat",
+        repeat="last",
+        doc="target policy: `auto`, a full name (`manylinux_2_28_x86_64`), an alias (`manylinux2014_x86_64`) "
+        "or a base (`manylinux_2_28`)",
+    )
+    only_plat: bool = option(
+        False,
+        toml="only-plat",
+        setting="audit.only-plat",
+        kind="bool",
+        repeat="last",
+        doc="write only the requested tag, not a better one the wheel also satisfies",
+    )
+    exclude: tuple[str, ...] = option(
+        (),
+        toml="exclude",
+        setting="audit.exclude",
+        kind="str-list",
+        type="list of globs",
+        repeat="accumulate",
+        doc="soname / path globs never grafted",
+    )
+    strip: str = option(
+        "none",
+        toml="strip",
+        setting="audit.strip",
+        kind="strip",
+        choices=STRIP_CHOICES,
+        type='`"none"`, `"debug"`, `"all"`, or boolean',
+        repeat="last",
+        doc='`"debug"` (`strip -g`) or `"all"` / `true` (`strip -s`) on grafted and patched files, before patching',
+    )
+    isa_check: str = option(
+        "error",
+        toml="isa-check",
+        setting="audit.isa-check",
+        choices=ISA_CHOICES,
+        repeat="last",
+        doc="what an x86-64 level violation is: an error, a warning, or not checked",
+    )
+    library_dirs: tuple[str, ...] = option(
+        (),
+        toml="library-dirs",
+        setting="audit.library-dirs",
+        kind="str-list",
+        type="list of paths",
+        repeat="accumulate",
+        doc="extra directories searched before `ld.so.conf`",
+    )
+    extra_rpaths: tuple[str, ...] = option(
+        (),
+        toml="extra-rpaths",
+        setting="audit.extra-rpaths",
+        kind="str-list",
+        type="list of `$ORIGIN...` strings",
+        repeat="accumulate",
+        doc="`$ORIGIN`-relative run-path entries added to every extension",
+    )
+    libs_dir_suffix: str = option(
+        ".libs",
+        toml="libs-dir-suffix",
+        setting="audit.libs-dir-suffix",
+        repeat="last",
+        doc="suffix of the directory grafted libraries go to",
+    )
+    sbom: bool = option(
+        True,
+        toml="sbom",
+        setting="audit.sbom",
+        kind="bool",
+        repeat="last",
+        doc="write `.dist-info/sboms/varwheel.cdx.json` (CycloneDX 1.4, PEP 770) naming every grafted library "
+        "and, when `dpkg` knows it, its package and version",
+    )
+    allow_never_vendor: tuple[str, ...] = option(
+        (),
+        toml="allow-never-vendor",
+        setting="audit.allow-never-vendor",
+        kind="str-list",
+        type="list of sonames",
+        repeat="accumulate",
+        doc="sonames from the never-vendor list you vendor anyway (at your own risk)",
+    )
+    plat_from: str = "pyproject.toml: tool.varwheel.audit.plat"  # where plat was set, for the audit's errors
+
+
+@dataclass(frozen=True)
+class FlagSet:
+    """``[tool.varwheel.variant-flags."ns :: feature :: value"]``."""
+
+    cflags: tuple[str, ...] = option((), toml="cflags", kind="str-list", doc="added to every C compile command")
+    cxxflags: tuple[str, ...] = option((), toml="cxxflags", kind="str-list", doc="added to every C++ compile command")
+    ldflags: tuple[str, ...] = option((), toml="ldflags", kind="str-list", doc="added to every link command")
+    define_macros: tuple[Macro, ...] = option(
+        (), toml="define-macros", kind="macros", doc=_MACRO_DOC, schema=_MACRO_SCHEMA
+    )
+
+
+@dataclass(frozen=True)
+class ToolConfig:
+    """``[tool.varwheel]``."""
+
+    packages: tuple[str, ...] | None = option(
+        None,
+        toml="packages",
+        kind="str-list",
+        default_text="discovered",
+        doc="the top-level import packages and modules that ship in the wheel",
+    )
+    version_file: str | None = option(
+        None,
+        toml="version-file",
+        type="string (path)",
+        default_text="none",
+        doc='file whose `__version__ = "..."` is the project version',
+    )
+    exclude: tuple[str, ...] = option(
+        (),
+        toml="exclude",
+        kind="str-list",
+        type="list of globs",
+        doc="files and directories left out of the wheel",
+    )
+    script_files: tuple[str, ...] = option(
+        (),
+        toml="script-files",
+        kind="str-list",
+        type="list of globs",
+        doc="files installed as scripts (into the environment's `bin/`)",
+    )
+    sdist: SdistConfig = option(
+        default_factory=SdistConfig,
+        toml="sdist",
+        kind="table",
+        item=SdistConfig,
+        default_text="",
+        doc="[`[tool.varwheel.sdist]`](#toolvarwheelsdist)",
+    )
+    ext_modules: tuple[ExtModule, ...] = option(
+        (),
+        toml="ext-modules",
+        kind="tables",
+        item=ExtModule,
+        doc="[`[[tool.varwheel.ext-modules]]`](#toolvarwheelext-modules), one per extension module",
+    )
+    audit: AuditConfig = option(
+        default_factory=AuditConfig,
+        toml="audit",
+        kind="table",
+        item=AuditConfig,
+        default_text="",
+        doc="[`[tool.varwheel.audit]`](#toolvarwheelaudit): the in-build audit and repair of Linux wheels",
+    )
+    variant_flags: tuple[tuple[Property, FlagSet], ...] = option(
+        (),
+        toml="variant-flags",
+        kind="map",
+        item=FlagSet,
+        map_key="variant property",
+        default_text="",
+        doc="[`[tool.varwheel.variant-flags]`](#toolvarwheelvariant-flags): compile flags per variant property",
+    )
+    builtin_providers: bool = option(
+        True,
+        toml="builtin-providers",
+        kind="bool",
+        doc="a variant provider declared the way uv recognises its native providers (`x86-64-variant-provider`, "
+        "`aarch64-variant-provider`, `nvidia-variant-provider`, `tpu-variant-provider`) is answered by "
+        "varwheel's built-in copy of uv's implementation, with nothing installed; `false` runs the real plugin "
+        "in a provider environment ([variants.md](variants.md#providers-at-build-time))",
+    )
+
+
+# ---------------------------------------------------------------------------- [variant]
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """``[variant.providers.<namespace>]``."""
+
+    namespace: str
+    requires: tuple[str, ...] = option(
+        (),
+        toml="requires",
+        kind="str-list",
+        type="list of requirements",
+        doc="the provider plugin's package(s), queried for the namespaces the variant uses; installers also "
+        "install it to pick a variant",
+    )
+    build_requires: tuple[str, ...] = option(
+        (),
+        toml="build-requires",
+        kind="str-list",
+        type="list of requirements",
+        doc="a plugin queried only at build time (its properties are fixed in the wheel)",
+    )
+    static_properties: tuple[tuple[str, tuple[str, ...]], ...] = option(
+        (),
+        toml="static-properties",
+        kind="map",
+        map_item="str-list",
+        map_key="feature",
+        default_text="",
+        doc="the namespace's features and their values, most preferred first, without a plugin",
+    )
+    feature_order: tuple[str, ...] = option(
+        (),
+        toml="feature-order",
+        kind="str-list",
+        doc="the static features, most important first (needed with several features)",
+    )
+    plugin_api: str | None = option(
+        None,
+        toml="plugin-api",
+        default_text="derived",
+        doc="the plugin object, `module` or `module:attribute`; default: the first requirement's name with `-` → `_`",
+    )
+    optional: bool = option(
+        False,
+        toml="optional",
+        kind="bool",
+        doc="installers use the provider only when the user enables it",
+    )
+
     @property
-    def is_cxx(self) -> bool:
-        if self.language is not None:
-            return self.language == "c++"
-        return any(s.rsplit(".", 1)[-1] in ("cc", "cpp", "cxx", "cp", "C", "CC", "CPP", "c++") for s in self.sources)
+    def kind(self) -> str:
+        if self.requires:
+            return "requires"
+        if self.build_requires:
+            return "build-requires"
+        return "static-properties"
+
+    @property
+    def key(self) -> str:
+        return f"variant.providers.{self.namespace}"
+
+    @property
+    def has_plugin(self) -> bool:
+        return bool(self.requires or self.build_requires)
+
+    def active_requirements(self) -> tuple[str, ...]:
+        """``requires`` (or ``build-requires``) whose markers hold in this environment."""
+        from packaging.requirements import Requirement
+
+        out = []
+        for text in self.requires or self.build_requires:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate():
+                out.append(text)
+        return tuple(out)
+
+    def effective_plugin_api(self) -> str:
+        from .properties import default_plugin_api
+
+        if self.plugin_api is not None:
+            return self.plugin_api
+        return default_plugin_api(self.requires or self.build_requires, f"pyproject.toml: {self.key}")
+
+    def static_dict(self) -> dict[str, list[str]]:
+        return {f: list(vs) for f, vs in self.static_properties}
+
+
+@dataclass(frozen=True)
+class DefaultPriorities:
+    """``[variant.default-priorities]``."""
+
+    namespace: tuple[str, ...] = option(
+        toml="namespace",
+        kind="str-list",
+        required=True,
+        default_text="required",
+        doc="the namespaces, most important first; each has a provider",
+    )
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    """The validated top-level ``[variant]`` table, plus the ``[tool.varwheel]`` keys that
+    belong to it (``variant-flags``, ``builtin-providers``)."""
+
+    schema: str | None = option(
+        None,
+        toml="$schema",
+        default_text="none (850)",
+        doc="the `variant.json` schema: `850` (PEP 850 v0.2.0), `825` (PEP 825 v0.1.1), or their URLs",
+    )
+    namespaces: tuple[str, ...] = option(
+        (),
+        toml="default-priorities",
+        kind="table",
+        item=DefaultPriorities,
+        required=True,
+        default_text="required",
+        doc="`namespace = [...]`: the namespaces in priority order",
+    )
+    providers: tuple[ProviderConfig, ...] = option(
+        (),
+        toml="providers",
+        kind="map",
+        item=ProviderConfig,
+        map_key="namespace",
+        default_text="",
+        doc="one provider per namespace, in namespace order",
+    )
+    variants: tuple[tuple[str, PropertySet], ...] = option(
+        (),
+        toml="variants",
+        kind="map",
+        map_key="label",
+        default_text="",
+        doc="the catalogue: `<label>.<namespace>.<feature> = [values]`, in authored order",
+        schema={
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    )
+    flags: tuple[tuple[Property, FlagSet], ...] = ()  # tool.varwheel.variant-flags
+    builtin: bool = True  # tool.varwheel.builtin-providers
+
+    def provider(self, namespace: str) -> ProviderConfig:
+        for p in self.providers:
+            if p.namespace == namespace:
+                return p
+        raise KeyError(namespace)
+
+    @property
+    def catalogue(self) -> dict[str, PropertySet]:
+        return dict(self.variants)
+
+    @property
+    def flag_map(self) -> dict[Property, FlagSet]:
+        return dict(self.flags)
+
+
+# ---------------------------------------------------------------------------- config settings
+
+
+DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 86400.0  # a day: a limit that is no limit would let a hung plugin block forever
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The PEP 517 ``config_settings`` (``-C key=value``) not tied to a TOML table (the
+    ``audit.*`` settings are part of :class:`AuditConfig`)."""
+
+    build_dir: Path | None = option(
+        None,
+        setting="build-dir",
+        type="path",
+        default_text="temporary directory",
+        doc="where objects, dependency manifests, linked extensions and deflated wheel members are kept; a "
+        "persistent directory makes rebuilds incremental (editable builds: `build/varwheel-editable-<abi>`)",
+    )
+    jobs: int = option(
+        0,
+        setting="jobs",
+        kind="int",
+        type="integer >= 0",
+        default_text="usable cores",
+        doc="the most compiler and linker processes run at once; `0` means every usable core",
+    )
+    verbose: bool = option(
+        False,
+        setting="verbose",
+        kind="bool",
+        doc="print every compiler and linker command and more detail",
+    )
+    variant_label: str | None = option(
+        None,
+        setting="variant-label",
+        group="variants",
+        repeat="same",
+        type="label",
+        default_text="none",
+        doc="build the catalogue variant with this label (`null`: the null variant)",
+    )
+    variant: tuple[str, ...] | None = option(
+        None,
+        setting="variant",
+        group="variants",
+        kind="str-list",
+        repeat="accumulate",
+        type="property",
+        default_text="none",
+        doc="an ad-hoc property `ns :: feature :: value` (repeatable, or comma-separated)",
+    )
+    variant_schema: str | None = option(
+        None,
+        setting="variant-schema",
+        group="variants",
+        repeat="same",
+        default_text="`variant.$schema`, else `850`",
+        doc="`variant.json` format: `850` or `825`",
+    )
+    provider_timeout: float = option(
+        DEFAULT_TIMEOUT,
+        setting="provider-timeout",
+        group="variants",
+        kind="float",
+        repeat="same",
+        type="seconds",
+        doc=f"seconds allowed for one provider plugin call (at most {MAX_TIMEOUT:g})",
+    )
+    provider_isolation: bool = option(
+        True,
+        setting="provider-isolation",
+        group="variants",
+        kind="bool",
+        repeat="same",
+        doc="`false`: query plugins installed in the build's own interpreter instead of cached isolated environments",
+    )
+    builtin_providers: bool | None = option(
+        None,
+        setting="builtin-providers",
+        group="variants",
+        kind="bool",
+        repeat="same",
+        default_text="`tool.varwheel.builtin-providers`",
+        doc="`false` runs the real plugins even for the providers varwheel implements itself",
+    )
+
+
+@dataclass(frozen=True)
+class VariantRequest:
+    """What config_settings asked for, already resolved to a label and a property set."""
+
+    label: str
+    properties: PropertySet
+    adhoc: bool = False  # from `-C variant=` rather than the catalogue / null
+    schema: str = "850"  # "850" | "825"
+    timeout: float = DEFAULT_TIMEOUT
+    isolation: bool = True
+    builtin: bool = True  # -C builtin-providers (else tool.varwheel.builtin-providers)
+
+    @property
+    def is_null(self) -> bool:
+        return self.label == "null"
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(sorted({p[0] for p in self.properties}))
 
 
 @dataclass(frozen=True)
@@ -60,42 +666,102 @@ class CompileFlags:
 
 
 @dataclass(frozen=True)
-class SdistConfig:
-    include: tuple[str, ...] = ()  # globs added on top of the default selection
-    exclude: tuple[str, ...] = ()  # globs removed from it
-
-
-@dataclass(frozen=True)
-class ToolConfig:
-    """``[tool.varwheel]``."""
-
-    packages: tuple[str, ...] | None = None  # explicit top-level import names ("pkg", "mod")
-    version_file: str | None = None
-    exclude: tuple[str, ...] = ()  # globs, matched against wheel-relative paths
-    script_files: tuple[str, ...] = ()  # expanded; installed from <name>-<ver>.data/scripts/
-    sdist: SdistConfig = field(default_factory=SdistConfig)
-    ext_modules: tuple[ExtModule, ...] = ()
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """PEP 517 ``config_settings`` (``-C key=value``)."""
-
-    build_dir: Path | None = None  # absolute; None -> temp dir (or the editable default)
-    jobs: int = 0  # 0 -> all available cores
-    verbose: bool = False
-    extra: tuple[tuple[str, Any], ...] = ()  # settings owned by later stages (variants, audit)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        for k, v in self.extra:
-            if k == key:
-                return v
-        return default
-
-
-@dataclass(frozen=True)
 class Settings:
+    """The config stage's output: everything later stages read, typed."""
+
     root: Path  # absolute project directory
-    pyproject: dict[str, Any] = field(hash=False, compare=False)
-    tool: ToolConfig = field(default_factory=ToolConfig)
-    options: BuildOptions = field(default_factory=BuildOptions)
+    # [project], validated and typed by the metadata stage (pyproject-metadata is its model)
+    project: Mapping[str, Any] | None = None
+    tool: ToolConfig = ToolConfig()
+    options: BuildOptions = BuildOptions()
+    variant: VariantConfig | None = None  # [variant]; None: not a variant project
+    request: VariantRequest | None = None  # the variant asked for; None: a non-variant build
+
+    @property
+    def audit(self) -> AuditConfig:
+        return self.tool.audit
+
+
+# ---------------------------------------------------------------------------- environment
+
+#: Environment variables varwheel honours, read by the stage that uses them.
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar(
+        "CC",
+        "C compiler command (may include a wrapper and flags: `ccache gcc -m64`); also replaces the compiler at "
+        "the start of `sysconfig` `LDSHARED` unless `LDSHARED` is set",
+    ),
+    EnvVar("CXX", "C++ compiler command; likewise replaces it at the start of `LDCXXSHARED` unless that is set"),
+    EnvVar("CFLAGS", "replaces `sysconfig` `CFLAGS` for C compiles; also added to the C link command"),
+    EnvVar(
+        "CXXFLAGS",
+        "replaces the C++ compile flags (default: `sysconfig` `CFLAGS` without C-only warnings such as "
+        "`-Wstrict-prototypes`); also added to the C++ link command",
+    ),
+    EnvVar("CPPFLAGS", "added to every compile and link command"),
+    EnvVar("LDFLAGS", "added to every link command"),
+    EnvVar(
+        "LDSHARED",
+        "the command that links C extensions (default: `sysconfig` `LDSHARED`, without its run-path options: an "
+        "interpreter with a shared libpython outside the system directories, as pyenv or python.org build it, "
+        "records `-Wl,-rpath,<prefix>/lib` there, which means nothing inside a wheel; a value set in the "
+        "environment is used as it is)",
+    ),
+    EnvVar(
+        "LDCXXSHARED",
+        "the command that links extensions with C++ sources (default: `sysconfig` `LDCXXSHARED`, else `CXX` plus "
+        "the options of `LDSHARED`; run-path options dropped as for `LDSHARED`)",
+    ),
+    EnvVar(
+        "SOURCE_DATE_EPOCH",
+        "timestamp (integer seconds) for every sdist and wheel member; default and minimum 1980-01-01 00:00:00 "
+        "UTC; a non-integer is an error",
+        type="integer",
+    ),
+    EnvVar(
+        "VARWHEEL_CACHE_DIR",
+        "where provider plugin environments are cached (default `$XDG_CACHE_HOME/varwheel`, else `~/.cache/varwheel`)",
+        type="path",
+    ),
+    EnvVar("XDG_CACHE_HOME", "see `VARWHEEL_CACHE_DIR`", type="path"),
+    EnvVar("LOCALAPPDATA", "on Windows, the base of the default cache directory", type="path"),
+    EnvVar(
+        "NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION",
+        "override the CUDA driver version (`12.8`) the built-in `nvidia` provider detects, as uv and the NVIDIA "
+        "plugin do",
+    ),
+    EnvVar(
+        "NV_VARIANT_PROVIDER_FORCE_SM_ARCH",
+        "override the compute capability (`9.0`) the built-in `nvidia` provider detects",
+    ),
+    EnvVar(
+        "TPU_VARIANT_PROVIDER_FORCE_PRESENT",
+        "`1`/`true`/`yes`: the built-in `tpu` provider reports a TPU (anything else: none), as uv does",
+    ),
+    EnvVar(
+        "VARWHEEL_PROVIDER_INSTALLER",
+        "`pip` or `uv`: the installer for provider environments (default: uv when available)",
+    ),
+    EnvVar("UV", "the `uv` executable to use (default: `uv` on `PATH`)", type="path"),
+    EnvVar(
+        "VARWHEEL_PROVIDER_ENV",
+        "names of further environment variables passed to provider plugins (comma-separated)",
+    ),
+    EnvVar(
+        "PIP_*, UV_*, PIP_CONFIG_FILE",
+        "index settings for installing provider plugins ([variants.md](variants.md#providers-at-build-time))",
+    ),
+    EnvVar(
+        "XDG_CONFIG_DIRS, XDG_CONFIG_HOME, APPDATA, VIRTUAL_ENV",
+        "where pip looks for its configuration files, read the way pip reads them: their index settings "
+        "decide which cached provider environment a build uses",
+        type="paths",
+    ),
+    EnvVar(
+        "AUDITWHEEL_LD_LIBRARY_PATH, VARWHEEL_LD_LIBRARY_PATH, LD_LIBRARY_PATH",
+        "directories the audit searches for external libraries, before `ld.so.conf`",
+        type="paths",
+    ),
+    EnvVar("NO_COLOR", "set and not empty: the `varwheel` command never colours its output"),
+    EnvVar("FORCE_COLOR", "set and not empty: colour also when the output is not a terminal (`NO_COLOR` wins)"),
+)

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _log
-from ..config.model import CompileFlags
+from ..config.model import CompileFlags, ProviderConfig, VariantConfig, VariantRequest
+from ..config.properties import Property, format_property
 from ..errors import VarwheelError, did_you_mean
-from .config import ProviderConfig, VariantConfig, VariantRequest
 from .flags import HEADER_NAME, X86_64_LEVELS, compile_flags, variant_header
 from .metadata import FrozenProvider, variant_json
-from .model import Property, format_property
 
 __all__ = ["HEADER_NAME", "VariantResult", "resolve_variant"]
 

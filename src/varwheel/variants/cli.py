@@ -105,16 +105,15 @@ def supported_on_this_machine(
 
 def cmd_providers(args: argparse.Namespace) -> int:
     from .. import _log
-    from ..config.load import load_pyproject
+    from ..config.load import load_settings
     from ..errors import VarwheelError
     from . import uv_warnings
-    from .config import parse_variant_config
     from .ordering import order_variants
     from .providers import builtin_for, forget
     from .providers.env import remove_env
 
     root = Path(args.path).resolve()
-    config, _ = parse_variant_config(load_pyproject(root), {})
+    config = load_settings(root).variant
     if config is None:
         raise VarwheelError("the project has no [variant] table", subject=str(root / "pyproject.toml"))
     builtin = config.builtin and not args.no_builtin

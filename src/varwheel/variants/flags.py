@@ -14,25 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from ..config.model import CompileFlags, Macro
-from ..config.tables import Table, type_name
-from ..errors import ConfigError
-from .model import Property, format_property
-
-_MACRO_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-FLAG_KEYS = ("cflags", "cxxflags", "ldflags", "define-macros")
-
-
-@dataclass(frozen=True)
-class FlagSet:
-    cflags: tuple[str, ...] = ()
-    cxxflags: tuple[str, ...] = ()
-    ldflags: tuple[str, ...] = ()
-    define_macros: tuple[Macro, ...] = ()
+from ..config.model import CompileFlags, FlagSet, Macro
+from ..config.properties import Property, format_property
 
 
 def _march(level: str) -> FlagSet:
@@ -47,43 +31,6 @@ BUILTIN_FLAGS: dict[Property, FlagSet] = {
 }
 
 X86_64_LEVELS = ("v1", "v2", "v3", "v4")
-
-
-def parse_macro(item: object, subject: str) -> Macro:
-    """``"NAME"``, ``"NAME=VALUE"`` or ``["NAME", "VALUE"]``."""
-    if isinstance(item, str):
-        name, eq, value = item.partition("=")
-        macro: Macro = (name, value if eq else None)
-    elif (
-        isinstance(item, list)
-        and len(item) == 2
-        and isinstance(item[0], str)
-        and (item[1] is None or isinstance(item[1], str))
-    ):
-        macro = (item[0], item[1])
-    else:
-        raise ConfigError(
-            f'must be "NAME", "NAME=VALUE" or ["NAME", "VALUE"], not {type_name(item)}',
-            subject=subject,
-        )
-    if not _MACRO_NAME_RE.match(macro[0]):
-        raise ConfigError(f"invalid macro name {macro[0]!r}", subject=subject)
-    return macro
-
-
-def parse_flag_table(data: Mapping[str, Any], prefix: str) -> FlagSet:
-    table = Table(data, prefix)
-    table.check_keys(FLAG_KEYS)
-    macros_raw = data.get("define-macros", [])
-    if not isinstance(macros_raw, list):
-        raise table.error("define-macros", f"must be a list, not {type_name(macros_raw)}")
-    macros = tuple(parse_macro(item, f"{table.subject('define-macros')}[{i}]") for i, item in enumerate(macros_raw))
-    return FlagSet(
-        cflags=table.get_str_list("cflags"),
-        cxxflags=table.get_str_list("cxxflags"),
-        ldflags=table.get_str_list("ldflags"),
-        define_macros=macros,
-    )
 
 
 def _c_string(text: str) -> str:

@@ -8,16 +8,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, VarwheelError
-from .config import SCHEMA_825, SCHEMA_850, SCHEMA_URLS, ProviderConfig
-from .model import (
+from ..config.model import ProviderConfig
+from ..config.properties import (
     NAME_RE,
+    SCHEMA_825,
+    SCHEMA_850,
+    SCHEMA_URLS,
     PropertySet,
     check_label,
     check_label_matches,
     properties_from_dict,
     properties_to_dict,
 )
+from ..errors import ConfigError, VarwheelError
 
 KNOWN_SCHEMAS = {
     SCHEMA_850: "850",

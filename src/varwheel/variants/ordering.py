@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 
-from .model import PropertySet
+from ..config.properties import PropertySet
 
 # namespace -> ordered [(feature, ordered values)], as a provider reports them on a system.
 Supported = Mapping[str, Sequence[tuple[str, Sequence[str]]]]

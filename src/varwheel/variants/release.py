@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import _log
+from ..config.model import VariantConfig
+from ..config.properties import NULL_LABEL, PropertySet, format_property, properties_to_dict
 from ..errors import VarwheelError, did_you_mean
 from ..wheel.filename import WheelName, escape_name, escape_version
-from .config import VariantConfig
 from .metadata import VariantMetadata, dumps, parse_metadata
-from .model import NULL_LABEL, PropertySet, format_property, properties_to_dict
 
 
 def release_labels(config: VariantConfig, spec: str) -> list[str | None]:

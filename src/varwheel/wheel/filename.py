@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
+from ..config.properties import label_problem
 from ..errors import VarwheelError
 
-LABEL_RE = re.compile(r"^[0-9a-z_.]+$")
-LABEL_MAX = 16
 _BUILD_RE = re.compile(r"^[0-9][^-]*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_.]+$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
@@ -42,19 +41,9 @@ def escape_version(version: str) -> str:
 
 def check_label(label: str, *, subject: str = "variant label") -> str:
     """A variant label: ``^[0-9a-z_.]+$``, at most 16 characters (what installers accept)."""
-    if not label:
-        raise VarwheelError("a variant label must be a non-empty string", subject=subject)
-    if not LABEL_RE.match(label):
-        hint = "labels use only lowercase letters, digits, '_' and '.'"
-        if label.lower() != label and LABEL_RE.match(label.lower()):
-            hint = f"labels are lowercase: {label.lower()!r}"
-        raise VarwheelError(f"invalid variant label {label!r}", subject=subject, hint=hint)
-    if len(label) > LABEL_MAX:
-        raise VarwheelError(
-            f"variant label {label!r} is {len(label)} characters long",
-            subject=subject,
-            hint=f"use at most {LABEL_MAX} characters (installers reject longer labels)",
-        )
+    problem = label_problem(label)
+    if problem is not None:
+        raise VarwheelError(problem[0], subject=subject, hint=problem[1])
     return label
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from ...errors import VarwheelError
+from ...errors import ConfigError, VarwheelError, did_you_mean
 
 LIBCS = ("glibc", "musl", "android")
 _FILES = {"glibc": "manylinux-policy.json", "musl": "musllinux-policy.json", "android": "android-policy.json"}
@@ -253,6 +253,21 @@ def policy_set(libc: str, arch: str, *, musl_version: str | None = None, android
         )
         pols = [renamed, *(p for p in pols if p.is_linux)]
     return PolicySet(libc, arch, pols)
+
+
+def check_plat(value: str, subject: str) -> str:
+    """A ``plat`` setting: ``auto``, a policy name or alias, or a base such as ``manylinux_2_28``."""
+    if value == "auto":
+        return value
+    names = all_policy_names()
+    bases = {n.rsplit("_", 1)[0] for n in names} | {n.rsplit("_", 2)[0] for n in names}
+    if value in names or value in bases or value.startswith("android_"):
+        return value
+    raise ConfigError(
+        f"unknown platform policy {value!r}",
+        subject=subject,
+        hint=did_you_mean(value, names) or "e.g. 'auto', 'manylinux_2_28_x86_64' or 'manylinux2014'",
+    )
 
 
 def all_policy_names() -> list[str]:

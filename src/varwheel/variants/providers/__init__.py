@@ -25,9 +25,9 @@ from typing import Any
 
 from ... import _fs, _log
 from ..._proc import run
+from ...config.model import ProviderConfig
+from ...config.properties import NAME_RE, VALUE_RE
 from ...errors import VarwheelError
-from ..config import ProviderConfig
-from ..model import NAME_RE, VALUE_RE
 from . import builtin as _builtin
 from .env import ProviderEnv, cache_root, ensure_env, find_env
 

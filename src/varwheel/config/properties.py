@@ -1,5 +1,8 @@
 """Variant properties and labels (PEP 825): grammar, parsing, canonical sets, hash labels.
 
+Part of the config stage (the ``[variant]`` table is written in this grammar); the variant
+stages, wheel filenames and variant.json readers use the same definitions.
+
 A property is the triple ``(namespace, feature, value)``; its string form is
 ``"namespace :: feature :: value"`` (whitespace around ``::`` is ignored when parsing).
 A property *set* is kept as a sorted tuple of unique triples.
@@ -12,11 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Tuple
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
-from ..errors import ConfigError, VarwheelError
-from ..wheel.filename import check_label as wheel_check_label
+from ..errors import ConfigError, did_you_mean
 
 Property = Tuple[str, str, str]
 PropertySet = Tuple[Property, ...]
@@ -26,6 +25,8 @@ VALUE_RE = re.compile(r"^[a-z0-9_.]+$")
 PLUGIN_API_RE = re.compile(r"^[A-Za-z_][\w.]*(\s*:\s*[A-Za-z_][\w.]*)?$")
 _PROPERTY_RE = re.compile(r"^\s*([^:\s]*)\s*::\s*([^:\s]*)\s*::\s*([^:\s]*)\s*$")
 
+LABEL_RE = re.compile(r"^[0-9a-z_.]+$")
+LABEL_MAX = 16  # what installers accept
 NULL_LABEL = "null"
 ABI_DEPENDENCY = "abi_dependency"
 
@@ -139,14 +140,32 @@ def hash_label(props: Iterable[Property]) -> str:
     return digest.hexdigest()[:8]
 
 
+def label_problem(label: str) -> tuple[str, str] | None:
+    """What is wrong with a variant label, as ``(detail, hint)``: ``^[0-9a-z_.]+$``, at most
+    16 characters; None when it is a valid label."""
+    if not label:
+        return "a variant label must be a non-empty string", ""
+    if not LABEL_RE.match(label):
+        hint = "labels use only lowercase letters, digits, '_' and '.'"
+        if label.lower() != label and LABEL_RE.match(label.lower()):
+            hint = f"labels are lowercase: {label.lower()!r}"
+        return f"invalid variant label {label!r}", hint
+    if len(label) > LABEL_MAX:
+        return (
+            f"variant label {label!r} is {len(label)} characters long",
+            f"use at most {LABEL_MAX} characters (installers reject longer labels)",
+        )
+    return None
+
+
 def check_label(label: object, subject: str) -> str:
-    """A variant label in configuration: the filename rules, reported as a config error."""
+    """A variant label in configuration, reported as a config error."""
     if not isinstance(label, str):
         raise ConfigError("a variant label must be a non-empty string", subject=subject)
-    try:
-        return wheel_check_label(label, subject=subject)
-    except VarwheelError as exc:
-        raise ConfigError(exc.detail, subject=subject, hint=exc.hint) from None
+    problem = label_problem(label)
+    if problem is not None:
+        raise ConfigError(problem[0], subject=subject, hint=problem[1])
+    return label
 
 
 def check_label_matches(label: str, props: Sequence[Property], subject: str) -> None:
@@ -165,6 +184,9 @@ def default_plugin_api(requires: Sequence[str], subject: str) -> str:
     """The default ``plugin-api``: the first requirement's normalized name with ``-`` -> ``_``."""
     if not requires:
         raise ConfigError("no requirements to derive plugin-api from", subject=subject)
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     first = requires[0]
     try:
         req = Requirement(first)
@@ -177,3 +199,43 @@ def default_plugin_api(requires: Sequence[str], subject: str) -> str:
             hint="set plugin-api explicitly",
         )
     return canonicalize_name(req.name).replace("-", "_")
+
+
+def check_declared(ns: str, namespaces: tuple[str, ...], subject: str) -> None:
+    """``ns`` is one of the ``[variant]`` table's namespaces."""
+    if ns not in namespaces:
+        hint = did_you_mean(ns, namespaces) or "declared namespaces: " + ", ".join(namespaces)
+        raise ConfigError(f"namespace {ns!r} is not declared in [variant]", subject=subject, hint=hint)
+
+
+# -- variant.json schemas ----------------------------------------------------------------
+
+SCHEMA_850 = "https://variants-schema.wheelnext.dev/peps/850/v0.2.0.json"
+SCHEMA_825 = "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
+SCHEMA_URLS = {"850": SCHEMA_850, "825": SCHEMA_825}
+# Spellings accepted for `-C variant-schema=` and `variant."$schema"`.
+_SCHEMA_ALIASES = {
+    "850": "850",
+    "pep850": "850",
+    "0.2.0": "850",
+    "v0.2.0": "850",
+    SCHEMA_850: "850",
+    "https://variants-schema.wheelnext.dev/v0.2.0.json": "850",  # variantlib 0.2
+    "https://variants-schema.wheelnext.dev/peps/9999/v0.2.0.json": "850",  # providers draft
+    "825": "825",
+    "pep825": "825",
+    "0.1.1": "825",
+    "v0.1.1": "825",
+    SCHEMA_825: "825",
+}
+
+
+def schema_id(value: str, subject: str) -> str:
+    sid = _SCHEMA_ALIASES.get(value.strip())
+    if sid is None:
+        raise ConfigError(
+            f"unknown variant metadata schema {value!r}",
+            subject=subject,
+            hint="use 850 (PEP 850 v0.2.0, the default) or 825 (PEP 825 v0.1.1)",
+        )
+    return sid

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from varwheel.errors import ConfigError, VarwheelError
-from varwheel.variants.model import (
+from varwheel.config.properties import (
     check_label,
     check_label_matches,
     default_plugin_api,
@@ -15,6 +14,7 @@ from varwheel.variants.model import (
     properties_from_dict,
     properties_to_dict,
 )
+from varwheel.errors import ConfigError, VarwheelError
 from varwheel.wheel.filename import WheelName
 
 # -- T1 ------------------------------------------------------------------------------------
