@@ -151,3 +151,21 @@ def test_script_files(tmp_path: Path) -> None:
     assert cfg.script_files == ("bin/a", "bin/b")
     msg = error(tmp_path, "[tool.varwheel]\nscript-files = ['bin/a', 'other/a']\n", {"bin/a": "", "other/a": ""})
     assert "tool.varwheel.script-files[1]: 'other/a' and 'bin/a' would both install as 'a'" in msg
+
+
+def test_config_imports_nothing_above_it() -> None:
+    """The config stage is the bottom layer: it may use the shared helpers, never a later stage."""
+    import ast
+
+    import varwheel.config
+
+    allowed = {"errors", "_paths", "_glob", "_fs", "_lazy"}
+    package = Path(varwheel.config.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                targets = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+                for target in targets:
+                    assert target in allowed, f"config/{path.name} imports varwheel.{target}"
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                assert not node.module.startswith("varwheel"), f"config/{path.name} imports {node.module}"
