@@ -100,3 +100,24 @@ def test_project_errors(tmp_path: Path, body: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         meta_for(tmp_path, body)
     assert expected in info.value.render()
+
+
+DEPRECATED_CLASSIFIER = """
+    [project]
+    name = "legacy"
+    version = "1.0"
+    license-files = ["LICENSE"]
+    classifiers = ["License :: OSI Approved :: MIT License"]
+"""
+
+
+def test_metadata_warnings_are_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A form the standard still allows (setuptools accepts it) builds, with pyproject-metadata's
+    warning shown as varwheel's; strict-metadata makes it an error that says how it got one."""
+    meta = meta_for(tmp_path, DEPRECATED_CLASSIFIER, {"LICENSE": "MIT\n"})
+    assert b"Classifier: License :: OSI Approved :: MIT License" in meta.metadata
+    err = capsys.readouterr().err
+    assert "varwheel: warning: pyproject.toml: project: 'License ::' classifiers are deprecated" in err
+    (tmp_path / "pyproject.toml").write_text(textwrap.dedent(DEPRECATED_CLASSIFIER))
+    with pytest.raises(ConfigError, match=r"classifiers are deprecated.*\(an error because of -C strict-metadata"):
+        build_metadata(load_settings(tmp_path, {"strict-metadata": "true"}))

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pyproject_metadata
+
+from . import _log
 from packaging.version import InvalidVersion, Version
 
 from ._fs import read_small_file, small_file_problem
@@ -225,17 +227,23 @@ def build_metadata(settings: Settings) -> CoreMetadata:
     data["project"] = dict(data["project"])
     _canonical_license(data["project"])
     _check_project_paths(data["project"], settings.root)
+    strict = settings.options.strict_metadata
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pyproject_metadata.errors.ConfigurationWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("error" if strict else "always", pyproject_metadata.errors.ConfigurationWarning)
             meta = pyproject_metadata.StandardMetadata.from_pyproject(data, settings.root, allow_extra_keys=False)
     except pyproject_metadata.ConfigurationError as exc:
         key = getattr(exc, "key", None)
         raise ConfigError(str(exc), subject=f"pyproject.toml: {key}" if key else "pyproject.toml") from None
     except pyproject_metadata.errors.ConfigurationWarning as exc:
-        raise ConfigError(str(exc), subject="pyproject.toml: project") from None
+        raise ConfigError(
+            str(exc), subject="pyproject.toml: project", hint="an error because of -C strict-metadata=true"
+        ) from None
     except Exception as exc:  # ExceptionGroup from all_errors, or unexpected validation failures
         raise VarwheelError(str(exc), stage="metadata", subject="pyproject.toml: project") from None
+    for warning in caught:  # what the standard still allows: said, not refused
+        if issubclass(warning.category, pyproject_metadata.errors.ConfigurationWarning):
+            _log.warn(f"pyproject.toml: project: {warning.message}")
     assert meta.version is not None
     _check_entry_points(meta)
     licenses = []

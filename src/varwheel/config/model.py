@@ -576,6 +576,13 @@ class BuildOptions:
         kind="bool",
         doc="print every compiler and linker command and more detail",
     )
+    strict_metadata: bool = option(
+        False,
+        setting="strict-metadata",
+        kind="bool",
+        doc="make pyproject-metadata's warnings about `[project]` (deprecated but valid forms, such as "
+        "`License ::` classifiers next to `license-files`) errors instead of `varwheel: warning:` lines",
+    )
     variant_label: str | None = option(
         None,
         setting="variant-label",
