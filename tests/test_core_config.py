@@ -84,6 +84,19 @@ def test_unknown_ext_key_did_you_mean(tmp_path: Path) -> None:
             {"a.c": ""},
             "include-dirs[0]: directory not found",
         ),
+        (
+            'name = "a._b"\nsources = ["a.c"]\ninclude-dirs = ["nope"]',
+            {"a.c": ""},
+            "(compilers ignore a missing -I directory, varwheel stops to catch typos; for a directory that may be "
+            'absent write extra-compile-args = ["-Inope"])',
+        ),
+        (
+            'name = "a._b"\nsources = ["a.c"]\ndefine-macros = { X = 1 }',
+            {"a.c": ""},
+            "define-macros.X: must be a string",
+        ),
+        ('name = "a._b"\nsources = ["a.c"]\ndefine-macros = { "1X" = "2" }', {"a.c": ""}, "invalid macro name"),
+        ('name = "a._b"\nsources = ["a.c"]\ndefine-macros = "X"', {"a.c": ""}, "define-macros: must be an array or"),
         ('name = "a._b"\nsources = ["a.txt"]', {"a.txt": ""}, "is not a C, C++ or assembly source file"),
     ],
 )
@@ -169,3 +182,17 @@ def test_config_imports_nothing_above_it() -> None:
                     assert target in allowed, f"config/{path.name} imports varwheel.{target}"
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 assert not node.module.startswith("varwheel"), f"config/{path.name} imports {node.module}"
+
+
+def test_define_macros_as_a_table(tmp_path: Path) -> None:
+    cfg = tool(
+        tmp_path,
+        """
+        [[tool.varwheel.ext-modules]]
+        name = "pkg._core"
+        sources = ["a.c"]
+        define-macros = { VERSION = '"1.2"', FEATURE = true, EMPTY = "" }
+        """,
+        {"a.c": ""},
+    )
+    assert cfg.ext_modules[0].define_macros == (("VERSION", '"1.2"'), ("FEATURE", None), ("EMPTY", ""))

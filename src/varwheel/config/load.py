@@ -225,9 +225,25 @@ def strip_value(value: object, subject: str) -> str:
 
 
 def parse_macros(raw: object, subject: str) -> tuple[Macro, ...]:
-    """``-D`` macros: ``"NAME"``, ``"NAME=VALUE"``, ``["NAME"]`` or ``["NAME", "VALUE"]``."""
+    """``-D`` macros: an array of ``"NAME"``, ``"NAME=VALUE"``, ``["NAME"]`` or ``["NAME", "VALUE"]``,
+    or a table ``{ NAME = "VALUE", OTHER = true }`` (``true``: defined without a value)."""
+    if isinstance(raw, Mapping):
+        table: list[Macro] = []
+        for name, value in raw.items():
+            sub = f"{subject}.{name}"
+            if not _IDENT_PART.match(name):
+                raise ConfigError(f"invalid macro name {name!r}", subject=sub)
+            if value is True:
+                table.append((name, None))
+            elif isinstance(value, str):
+                table.append((name, value))
+            else:
+                raise ConfigError(
+                    f"must be a string, or true for a macro without a value, not {type_name(value)}", subject=sub
+                )
+        return tuple(table)
     if not isinstance(raw, list):
-        raise ConfigError(f"must be an array, not {type_name(raw)}", subject=subject)
+        raise ConfigError(f"must be an array or a table, not {type_name(raw)}", subject=subject)
     out: list[Macro] = []
     for i, item in enumerate(raw):
         sub = f"{subject}[{i}]"
@@ -405,7 +421,12 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
     for i, d in enumerate(include_dirs):
         check_relative(table, f"include-dirs[{i}]", d, allow_absolute=True)
         if not (root / d).is_dir():
-            raise table.error(f"include-dirs[{i}]", f"directory not found: {root / d}")
+            raise table.error(
+                f"include-dirs[{i}]",
+                f"directory not found: {root / d}",
+                hint="compilers ignore a missing -I directory, varwheel stops to catch typos; for a directory "
+                f'that may be absent write extra-compile-args = ["-I{d}"]',
+            )
     for i, d in enumerate(read.get("library_dirs", ())):
         check_relative(table, f"library-dirs[{i}]", d, allow_absolute=True)
     limited = read.get("py_limited_api", None)

@@ -26,15 +26,23 @@ STRIP_CHOICES = ("none", "debug", "all")
 ISA_CHOICES = ("error", "warn", "off")
 
 _MACRO_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "items": {
-        "oneOf": [
-            {"type": "string"},
-            {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2},
-        ]
-    },
+    "oneOf": [
+        {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2},
+                ]
+            },
+        },
+        {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"const": True}]}},
+    ]
 }
-_MACRO_DOC = '`-D` macros: `"NAME"`, `"NAME=VALUE"`, `["NAME"]` or `["NAME", "VALUE"]`'
+_MACRO_DOC = (
+    '`-D` macros: a list of `"NAME"`, `"NAME=VALUE"`, `["NAME"]` or `["NAME", "VALUE"]`, or a table '
+    '`{ NAME = "VALUE", FLAG = true }`'
+)
 
 
 # ---------------------------------------------------------------------------- [tool.varwheel]
@@ -81,6 +89,7 @@ class ExtModule:
         (),
         toml="define-macros",
         kind="macros",
+        type="list or table",
         setuptools="`define_macros`",
         doc=_MACRO_DOC,
         schema=_MACRO_SCHEMA,
@@ -296,7 +305,7 @@ class FlagSet:
     cxxflags: tuple[str, ...] = option((), toml="cxxflags", kind="str-list", doc="added to every C++ compile command")
     ldflags: tuple[str, ...] = option((), toml="ldflags", kind="str-list", doc="added to every link command")
     define_macros: tuple[Macro, ...] = option(
-        (), toml="define-macros", kind="macros", doc=_MACRO_DOC, schema=_MACRO_SCHEMA
+        (), toml="define-macros", kind="macros", type="list or table", doc=_MACRO_DOC, schema=_MACRO_SCHEMA
     )
 
 
