@@ -229,17 +229,17 @@ def parse_macros(raw: object, subject: str) -> tuple[Macro, ...]:
     or a table ``{ NAME = "VALUE", OTHER = true }`` (``true``: defined without a value)."""
     if isinstance(raw, Mapping):
         table: list[Macro] = []
-        for name, value in raw.items():
-            sub = f"{subject}.{name}"
-            if not _IDENT_PART.match(name):
-                raise ConfigError(f"invalid macro name {name!r}", subject=sub)
-            if value is True:
-                table.append((name, None))
-            elif isinstance(value, str):
-                table.append((name, value))
+        for key, val in raw.items():
+            sub = f"{subject}.{key}"
+            if not _IDENT_PART.match(key):
+                raise ConfigError(f"invalid macro name {key!r}", subject=sub)
+            if val is True:
+                table.append((key, None))
+            elif isinstance(val, str):
+                table.append((key, val))
             else:
                 raise ConfigError(
-                    f"must be a string, or true for a macro without a value, not {type_name(value)}", subject=sub
+                    f"must be a string, or true for a macro without a value, not {type_name(val)}", subject=sub
                 )
         return tuple(table)
     if not isinstance(raw, list):
