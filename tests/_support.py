@@ -20,6 +20,7 @@ BACKEND_DEPS = [
     "pyelftools",
     "build",
     "pyproject_hooks",
+    "vcs-versioning",  # requested by projects whose version comes from git
 ]
 #: What a Python 3.9 build environment needs in addition (pip cannot skip wheels whose
 #: Requires-Python excludes it when they come from find-links, so 3.9 gets its own house).

@@ -9,7 +9,8 @@ import pytest
 
 from varwheel.config.load import load_settings
 from varwheel.errors import ConfigError
-from varwheel.metadata import build_metadata, read_version_file
+from varwheel.metadata import build_metadata
+from varwheel.version import read_version_file
 
 
 def meta_for(tmp_path: Path, body: str, files: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -66,7 +67,7 @@ def test_full_metadata(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         ("x = 1\n", 'no __version__ = "..." assignment found'),
-        ("__version__ = get()\n", "not a plain string literal"),
+        ("__version__ = get()\n", "neither a string literal nor joined from a literal tuple"),
         ("__version__ = 'banana'\n", "is not a valid version"),
         ("def (:\n", "not valid Python"),
     ],
@@ -91,7 +92,10 @@ def test_version_file_never_executed(tmp_path: Path) -> None:
         ("[project]\nname = 'x'\nversion = '1'\ndependencies = 'numpy'\n", "pyproject.toml: project.dependencies"),
         ("[project]\nname = 'x'\nversion = '1'\nrequires-python = 'bad'\n", "project.requires-python"),
         ("[project]\nname = 'x'\nversion = '1'\nfoo = 1\n", "Extra keys present"),
-        ("[project]\nname = 'x'\ndynamic = ['version']\n", "tool.varwheel.version-file: version is dynamic"),
+        (
+            "[project]\nname = 'x'\ndynamic = ['version']\n",
+            "tool.varwheel.version: version is dynamic but varwheel is not told where it comes from",
+        ),
         ("[project]\nname = 'x'\nversion = '1'\ndynamic = ['description']\n", "cannot provide 'description'"),
         ("[tool.x]\n", "missing [project] table"),
     ],

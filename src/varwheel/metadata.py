@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import warnings
@@ -14,12 +13,11 @@ from typing import Any
 import pyproject_metadata
 
 from . import _log
-from packaging.version import InvalidVersion, Version
-
-from ._fs import read_small_file, small_file_problem
+from ._fs import small_file_problem
 from ._paths import project_path_problem
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
+from .version import project_version
 
 #: Fields this backend can fill in when they are listed in project.dynamic.
 DYNAMIC_OK = ("version",)
@@ -33,45 +31,6 @@ class CoreMetadata:
     entry_points: bytes | None  # entry_points.txt, None when there are none
     license_files: tuple[tuple[str, Path], ...]  # (project-relative POSIX path, absolute path)
     readme: str | None  # project-relative path of the readme file, when there is one
-
-
-def read_version_file(root: Path, rel: str) -> str:
-    """The ``__version__ = "..."`` string in ``rel``, found by parsing, never by executing."""
-    subject = f"pyproject.toml: tool.varwheel.version-file ({rel})"
-    path = root / rel
-    try:
-        text = read_small_file(path).decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"file not found: {path}", subject=subject) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", subject=subject) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", subject=subject) from None
-    try:
-        tree = ast.parse(text, filename=rel)
-    except SyntaxError as exc:
-        raise ConfigError(f"not valid Python (line {exc.lineno}): {exc.msg}", subject=subject) from None
-    for node in tree.body:
-        targets: list[ast.expr] = []
-        value: ast.expr | None = None
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        if any(isinstance(t, ast.Name) and t.id == "__version__" for t in targets):
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                try:
-                    return str(Version(value.value))
-                except InvalidVersion:
-                    raise ConfigError(
-                        f"__version__ = {value.value!r} is not a valid version (PEP 440)", subject=subject
-                    ) from None
-            raise ConfigError(
-                f"__version__ on line {node.lineno} is not a plain string literal",
-                subject=subject,
-                hint="varwheel reads it without running the file",
-            )
-    raise ConfigError('no __version__ = "..." assignment found', subject=subject)
 
 
 def _project_with_version(settings: Settings) -> dict[str, Any]:
@@ -90,28 +49,30 @@ def _project_with_version(settings: Settings) -> dict[str, Any]:
             raise ConfigError(
                 f"varwheel cannot provide {field!r} dynamically",
                 subject="pyproject.toml: project.dynamic",
-                hint="only 'version' (from tool.varwheel.version-file) can be dynamic",
+                hint="only 'version' (tool.varwheel.version-file or [tool.varwheel.version]) can be dynamic",
             )
-    version_file = settings.tool.version_file
+    version = settings.tool.version
+    key = "version-file" if settings.tool.version_file is not None else "version"
     if "version" in dynamic:
         if "version" in project:
             raise ConfigError(
                 "version is both static and listed in project.dynamic", subject="pyproject.toml: project.version"
             )
-        if version_file is None:
+        if not version.dynamic:
             raise ConfigError(
-                "version is dynamic but no version file is configured",
-                subject="pyproject.toml: tool.varwheel.version-file",
-                hint='set version-file = "src/<pkg>/__init__.py" (a file with __version__ = "...")',
+                "version is dynamic but varwheel is not told where it comes from",
+                subject="pyproject.toml: tool.varwheel.version",
+                hint='set version-file = "src/<pkg>/__init__.py" (a file with __version__ = "..."), or '
+                "[tool.varwheel.version] vcs = true (git tags) or file + regex",
             )
         project = dict(project)
-        project["version"] = read_version_file(settings.root, version_file)
+        project["version"] = project_version(settings, str(project.get("name", "")))
         project["dynamic"] = [d for d in dynamic if d != "version"]
-    elif version_file is not None:
+    elif version.dynamic:
         raise ConfigError(
-            "a version file is configured but project.version is static",
-            subject="pyproject.toml: tool.varwheel.version-file",
-            hint='add "version" to project.dynamic, or remove version-file',
+            "a version source is configured but project.version is static",
+            subject=f"pyproject.toml: tool.varwheel.{key}",
+            hint=f'add "version" to project.dynamic, or remove {key}',
         )
     return {"project": dict(project)}
 

@@ -164,19 +164,18 @@ def editable_build_dir(settings: Settings) -> Path:
 
 
 def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list[str]:
-    if kind == "sdist":
-        return []
-    # Only what decides the answer is loaded: the settings and, when the project has
-    # variants, their config. [project] is validated by the build hooks themselves (before any
+    # Only what decides the answer is loaded: the settings (with the variant config, when the
+    # project has variants). [project] is validated by the build hooks themselves (before any
     # compiler output); importing pyproject-metadata here would cost every isolated build
     # ~30 ms for nothing. The audit needs nothing installed (ELF files are edited in Python).
     settings = load_settings(root, config_settings)
+    requires = settings.tool.version.build_requirements(settings.root)
     vconfig, vrequest = _variant_config(settings)
-    if vconfig is None or vrequest is None:
-        return []
+    if kind == "sdist" or vconfig is None or vrequest is None:
+        return requires
     from .variants.requires import build_requirements as variant_requirements
 
-    return variant_requirements(vconfig, vrequest)
+    return requires + [r for r in variant_requirements(vconfig, vrequest) if r not in requires]
 
 
 def prepare_metadata(root: Path, out_dir: Path, config_settings: ConfigSettings) -> str:
@@ -205,8 +204,7 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
     if meta.readme:
         needed.append(meta.readme)
     needed += [rel for rel, _ in meta.license_files]
-    if settings.tool.version_file:
-        needed.append(settings.tool.version_file)
+    needed += [p for p in (settings.tool.version.file, settings.tool.version.write_to) if p is not None]
     needed += list(settings.tool.script_files)
     for ext in settings.tool.ext_modules:
         needed += list(ext.sources) + list(ext.depends) + list(ext.extra_objects)

@@ -32,6 +32,7 @@ from .model import (
     SdistConfig,
     Settings,
     ToolConfig,
+    VersionConfig,
 )
 from .properties import schema_id
 from .spec import Spec, setting_keys, specs, toml_keys
@@ -323,6 +324,7 @@ def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str
     version_file = read.get("version_file", None)
     if version_file is not None:
         check_relative(table, "version-file", version_file)
+    version = parse_version(table, version_file)
 
     sdist_table = table.get_table("sdist")
     sdist = read_fields(SdistConfig, sdist_table)
@@ -369,6 +371,7 @@ def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str
     return ToolConfig(
         packages=packages,
         version_file=version_file,
+        version=version,
         exclude=exclude,
         script_files=script_files,
         sdist=SdistConfig(**sdist.values),
@@ -377,6 +380,45 @@ def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str
         variant_flags=variant_flags,
         builtin_providers=read.get("builtin_providers", True),
     )
+
+
+def parse_version(tool: Table, version_file: str | None) -> VersionConfig:
+    """``[tool.varwheel.version]`` (``version-file`` is its ``file`` alone)."""
+    table = tool.get_table("version")
+    read = read_fields(VersionConfig, table)
+    if version_file is not None:
+        if table.data:
+            raise tool.error("version-file", "is given together with [tool.varwheel.version]", hint="use one")
+        return VersionConfig(file=version_file)
+    v = VersionConfig(**read.values)
+    if v.vcs and v.file is not None:
+        raise table.error("file", "is given together with vcs = true", hint="the version comes from one place")
+    if v.regex is not None:
+        if v.file is None:
+            raise table.error("regex", "needs file: the file the expression searches")
+        try:
+            pattern = re.compile(v.regex, re.MULTILINE)
+        except re.error as exc:
+            raise table.error("regex", f"invalid regular expression: {exc}") from None
+        if pattern.groups == 0:
+            raise table.error("regex", "has no group", hint="mark the version with (?P<version>...)")
+    for key, path in (("file", v.file), ("write-to", v.write_to)):
+        if path is not None:
+            check_relative(table, key, path)
+    if v.write_to is not None and not v.vcs:
+        raise table.error("write-to", "is only for vcs = true", hint="a version read from a file is already in one")
+    if v.write_to_template is not None:
+        if v.write_to is None:
+            raise table.error("write-to-template", "needs write-to")
+        if "{version}" not in v.write_to_template:
+            raise table.error("write-to-template", "does not contain {version}")
+    elif v.write_to is not None and not v.write_to.endswith((".py", ".txt")):
+        raise table.error(
+            "write-to-template",
+            f"is needed for {v.write_to!r}",
+            hint="varwheel has templates for .py and .txt files; e.g. '#define VERSION \"{version}\"\\n'",
+        )
+    return v
 
 
 def check_relative(table: Table, key: str, path: str, *, allow_absolute: bool = False, pattern: bool = False) -> None:

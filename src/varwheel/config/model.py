@@ -309,6 +309,64 @@ class FlagSet:
     )
 
 
+VCS_REQUIREMENT = "vcs-versioning>=2.6"  # setuptools-scm's engine, without setuptools
+
+
+@dataclass(frozen=True)
+class VersionConfig:
+    """``[tool.varwheel.version]``: where a dynamic ``project.version`` comes from."""
+
+    vcs: bool = option(
+        False,
+        toml="vcs",
+        kind="bool",
+        doc="from git tags, as setuptools-scm computes it (with vcs-versioning, its engine, requested as a build "
+        "requirement); `[tool.setuptools_scm]` / `[tool.vcs-versioning]` options apply; from an sdist, its "
+        "`PKG-INFO` version",
+    )
+    file: str | None = option(
+        None,
+        toml="file",
+        type="string (path)",
+        default_text="none",
+        doc="read the version from this file: `__version__` of a Python file (a string, or joined from a literal "
+        "tuple), or the first match of `regex`",
+    )
+    regex: str | None = option(
+        None,
+        toml="regex",
+        default_text="none",
+        doc="with `file`: a regular expression (multi-line) whose group `version` (else its first group) is the "
+        "version",
+    )
+    write_to: str | None = option(
+        None,
+        toml="write-to",
+        type="string (path)",
+        default_text="none",
+        doc="with `vcs`: write the version into this file (in the source tree; shipped in the sdist and, inside a "
+        "package, the wheel)",
+    )
+    write_to_template: str | None = option(
+        None,
+        toml="write-to-template",
+        default_text="by suffix",
+        doc="the content of `write-to`, `{version}` and `{version_tuple}` replaced; needed unless it ends in "
+        "`.py` or `.txt`",
+    )
+
+    @property
+    def dynamic(self) -> bool:
+        return self.vcs or self.file is not None
+
+    def build_requirements(self, root: Path) -> list[str]:
+        """What computing the version needs installed: vcs-versioning for a git version, except
+        when building from an sdist (its PKG-INFO holds the version)."""
+        if self.vcs and not (root / "PKG-INFO").is_file():
+            return [VCS_REQUIREMENT]
+        return []
+
+
 @dataclass(frozen=True)
 class ToolConfig:
     """``[tool.varwheel]``."""
@@ -325,7 +383,15 @@ class ToolConfig:
         toml="version-file",
         type="string (path)",
         default_text="none",
-        doc='file whose `__version__ = "..."` is the project version',
+        doc="file whose `__version__` is the project version (short for `version.file`)",
+    )
+    version: VersionConfig = option(
+        default_factory=VersionConfig,
+        toml="version",
+        kind="table",
+        item=VersionConfig,
+        default_text="",
+        doc="[`[tool.varwheel.version]`](#toolvarwheelversion): a version from git tags or read from a file",
     )
     exclude: tuple[str, ...] = option(
         (),
@@ -738,6 +804,11 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "VARWHEEL_CACHE_DIR",
         "where provider plugin environments are cached (default `$XDG_CACHE_HOME/varwheel`, else `~/.cache/varwheel`)",
         type="path",
+    ),
+    EnvVar(
+        "SETUPTOOLS_SCM_PRETEND_VERSION, SETUPTOOLS_SCM_PRETEND_VERSION_FOR_<NAME>",
+        "with `version.vcs`: use this version instead of asking git (read by vcs-versioning, as setuptools-scm "
+        "reads it)",
     ),
     EnvVar("XDG_CACHE_HOME", "see `VARWHEEL_CACHE_DIR`", type="path"),
     EnvVar("LOCALAPPDATA", "on Windows, the base of the default cache directory", type="path"),

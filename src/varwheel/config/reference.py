@@ -33,6 +33,7 @@ from .model import (
     SdistConfig,
     ToolConfig,
     VariantConfig,
+    VersionConfig,
 )
 from .spec import Spec, field_default, specs
 
@@ -125,6 +126,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "tool": lambda: toml_table(ToolConfig),
     "ext-modules": lambda: toml_table(ExtModule, setuptools=True),
     "sdist": lambda: toml_table(SdistConfig),
+    "version": lambda: toml_table(VersionConfig),
     "audit": lambda: toml_table(AuditConfig, settings=True),
     "variant-flags": lambda: toml_table(FlagSet),
     "settings-core": lambda: settings_table(BuildOptions, ""),
