@@ -90,14 +90,37 @@ def settings_from(root: Path, pyproject: Mapping[str, Any], config_settings: Con
         from .variant import parse_request, parse_variant_table
 
         variant = parse_variant_table(variant_data) if variant_data is not None else None
-        tool = parse_tool(tool_table(pyproject), root, raw, variant.namespaces if variant is not None else None)
-        if variant is not None:
-            variant = replace(variant, flags=tool.variant_flags, builtin=tool.builtin_providers)
         request = parse_request(variant, options)
+    table = tool_table(pyproject)
+    option_values: dict[str, Any] = {}
+    applied: tuple[int, ...] = ()
+    if table.has("options") or table.has("overrides") or any(k.startswith("option.") for k in raw):
+        from . import options as opts
+
+        decls = opts.parse_declarations(table.get_table("options"))
+        option_values = opts.resolve(decls, raw, os.environ)
+        merged, overrides, applied = opts.apply(table, decls, opts.facts_for(option_values, request))
+        tool = replace(
+            parse_tool(merged, root, raw, variant.namespaces if variant is not None else None),
+            options=decls,
+            overrides=overrides,
+        )
     else:
-        tool = parse_tool(tool_table(pyproject), root, raw)
-    project = pyproject.get("project")
-    return Settings(root=root, project=project, tool=tool, options=options, variant=variant, request=request)
+        tool = parse_tool(table, root, raw, variant.namespaces if variant is not None else None)
+    if variant is not None:
+        variant = replace(variant, flags=tool.variant_flags, builtin=tool.builtin_providers)
+    if request is not None and options.builtin_providers is None:
+        request = replace(request, builtin=tool.builtin_providers)
+    return Settings(
+        root=root,
+        project=pyproject.get("project"),
+        tool=tool,
+        options=options,
+        variant=variant,
+        request=request,
+        option_values=tuple(sorted(option_values.items())),
+        overrides_applied=applied,
+    )
 
 
 # ---------------------------------------------------------------------------- model-driven reading
@@ -147,6 +170,11 @@ def toml_value(table: Table, spec: Spec) -> Any:
         return strip_value(table.data[key], table.subject(key))
     if spec.kind == "macros":
         return parse_macros(table.data[key], table.subject(key))
+    if spec.kind == "scalar":
+        value = table.data[key]
+        if not isinstance(value, (bool, str)):
+            raise table.error(key, f"must be true, false or a string, not {type_name(value)}")
+        return value
     if spec.kind in ("int", "float"):
         value = table.data[key]
         if isinstance(value, bool) or not isinstance(value, (int, float) if spec.kind == "float" else int):
@@ -274,7 +302,7 @@ def raw_settings(config_settings: ConfigSettings) -> dict[str, list[str]]:
     known = known_settings()
     out: dict[str, list[str]] = {}
     for key, value in config_settings.items():
-        if key not in known:
+        if key not in known and not key.startswith("option."):  # options: checked against the project's
             raise ConfigError(
                 "unknown config setting",
                 subject=f"config setting {key}",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
 from .properties import Property, PropertySet
 from .spec import EnvVar, option
@@ -309,6 +309,126 @@ class FlagSet:
     )
 
 
+OptionValue = Union[bool, str]
+
+
+@dataclass(frozen=True)
+class ProjectOption:
+    """``[tool.varwheel.options.<name>]``: a build switch the project declares."""
+
+    name: str
+    type: str = option("bool", toml="type", choices=("bool", "string"), doc="`bool` (`true`/`false`) or `string`")
+    default: OptionValue | None = option(
+        None,
+        toml="default",
+        kind="scalar",
+        default_text='`false` / `""`',
+        doc="the value when neither `-C option.<name>=...` nor `env` sets it",
+    )
+    choices: tuple[str, ...] = option(
+        (), toml="choices", kind="str-list", doc="for a `string` option: the values it may take"
+    )
+    env: str | None = option(
+        None,
+        toml="env",
+        default_text="none",
+        doc="an environment variable that sets it too (the one the old `setup.py` read, say); `-C` wins",
+    )
+    doc: str = option("", toml="doc", default_text="", doc="what it does, one line")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """The ``if`` table of an override: every condition given must hold."""
+
+    options: tuple[tuple[str, OptionValue], ...] = option(
+        (),
+        toml="option",
+        kind="map",
+        map_item="scalar",
+        map_key="option",
+        default_text="",
+        doc="project options have these values (`option.bundled-lz4 = true`)",
+    )
+    platform_system: tuple[str, ...] = option(
+        (),
+        toml="platform-system",
+        kind="str-list",
+        doc="`sys.platform` is one of these (`linux`, `darwin`, `win32`)",
+    )
+    platform_machine: tuple[str, ...] = option(
+        (),
+        toml="platform-machine",
+        kind="str-list",
+        doc="`platform.machine()` is one of these (`x86_64`, `aarch64`)",
+    )
+    python_version: str | None = option(
+        None,
+        toml="python-version",
+        default_text="none",
+        doc="the building Python's version matches this specifier (`>=3.12`)",
+    )
+    implementation_name: str | None = option(
+        None,
+        toml="implementation-name",
+        default_text="none",
+        doc="`sys.implementation.name` is this (`cpython`, `pypy`)",
+    )
+    free_threading: bool | None = option(
+        None,
+        toml="free-threading",
+        kind="bool",
+        default_text="none",
+        doc="the building Python is (`true`) or is not (`false`) free-threaded",
+    )
+    variant: tuple[str, ...] = option(
+        (),
+        toml="variant",
+        kind="str-list",
+        type="list of properties",
+        doc="the variant being built has all these properties (`x86_64 :: level :: v3`)",
+    )
+    variant_label: str | None = option(
+        None,
+        toml="variant-label",
+        default_text="none",
+        doc="the variant being built has this label (`null` too; a non-variant build has none)",
+    )
+    env: tuple[tuple[str, str], ...] = option(
+        (),
+        toml="env",
+        kind="map",
+        map_item="str",
+        map_key="variable",
+        default_text="",
+        doc="environment variables have these values",
+    )
+
+
+@dataclass(frozen=True)
+class Override:
+    """``[[tool.varwheel.overrides]]``: settings that apply when a condition holds."""
+
+    when: Condition = option(
+        toml="if",
+        kind="table",
+        item=Condition,
+        required=True,
+        default_text="required",
+        doc="the conditions, all of which must hold",
+    )
+    ext_modules: tuple[str, ...] = option(
+        (),
+        toml="ext-modules",
+        kind="map",
+        map_key="module name",
+        default_text="",
+        doc='`ext-modules."<module name>"` tables whose keys replace that module\'s; `skip = true` leaves the '
+        "module out",
+        schema={"type": "object", "additionalProperties": {"type": "object"}},
+    )
+
+
 VCS_REQUIREMENT = "vcs-versioning>=2.6"  # setuptools-scm's engine, without setuptools
 
 
@@ -438,6 +558,24 @@ class ToolConfig:
         map_key="variant property",
         default_text="",
         doc="[`[tool.varwheel.variant-flags]`](#toolvarwheelvariant-flags): compile flags per variant property",
+    )
+    options: tuple[ProjectOption, ...] = option(
+        (),
+        toml="options",
+        kind="map",
+        item=ProjectOption,
+        map_key="option name",
+        default_text="",
+        doc="[`[tool.varwheel.options]`](#build-options-and-overrides): build switches, set with "
+        "`-C option.<name>=...` or an environment variable",
+    )
+    overrides: tuple[Override, ...] = option(
+        (),
+        toml="overrides",
+        kind="tables",
+        item=Override,
+        doc="[`[[tool.varwheel.overrides]]`](#build-options-and-overrides): settings for some options, platforms, "
+        "Pythons or variants; any other `[tool.varwheel]` key in one replaces the table's",
     )
     builtin_providers: bool = option(
         True,
@@ -758,6 +896,8 @@ class Settings:
     options: BuildOptions = BuildOptions()
     variant: VariantConfig | None = None  # [variant]; None: not a variant project
     request: VariantRequest | None = None  # the variant asked for; None: a non-variant build
+    option_values: tuple[tuple[str, OptionValue], ...] = ()  # the project options, resolved
+    overrides_applied: tuple[int, ...] = ()  # indexes of the overrides whose conditions held
 
     @property
     def audit(self) -> AuditConfig:

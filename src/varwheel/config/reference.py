@@ -26,9 +26,12 @@ from .model import (
     ENVIRONMENT,
     AuditConfig,
     BuildOptions,
+    Condition,
     DefaultPriorities,
     ExtModule,
     FlagSet,
+    Override,
+    ProjectOption,
     ProviderConfig,
     SdistConfig,
     ToolConfig,
@@ -135,6 +138,9 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "variant": variant_table,
     "variant-providers": lambda: toml_table(ProviderConfig),
     "environment": environment_table,
+    "options": lambda: toml_table(ProjectOption),
+    "overrides": lambda: toml_table(Override),
+    "conditions": lambda: toml_table(Condition, prefix="if."),
 }
 
 
@@ -180,6 +186,7 @@ def _leaf(kind: str) -> dict[str, Any]:
     leaves: dict[str, dict[str, Any]] = {
         "bool": {"type": "boolean"},
         "str": {"type": "string"},
+        "scalar": {"type": ["boolean", "string"]},
         "str-list": {"type": "array", "items": {"type": "string"}},
         "int": {"type": "integer"},
         "float": {"type": "number"},
@@ -194,11 +201,11 @@ def _plain(doc: str) -> str:
     return doc.replace("`", "")
 
 
-def object_schema(cls: type) -> dict[str, Any]:
+def object_schema(cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     props: dict[str, Any] = {}
     required = []
     for f, spec in specs(cls):
-        if spec.toml is None:
+        if spec.toml is None or spec.toml in skip:
             continue
         entry = {"description": _plain(spec.doc), **_value_schema(spec)}
         default = field_default(f)
@@ -207,6 +214,8 @@ def object_schema(cls: type) -> dict[str, Any]:
         props[spec.toml] = entry
         if spec.required:
             required.append(spec.toml)
+    if cls is Override:  # an override holds [tool.varwheel] keys besides its own
+        props.update(object_schema(ToolConfig, skip=("options", "overrides"))["properties"])
     out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
     if required:
         out["required"] = required

@@ -16,10 +16,11 @@ from typing import Any, Literal
 
 #: How the loader reads a value, and how the schema describes it.
 #: ``bool``/``str``/``str-list``/``int``/``float``: leaf values (TOML types, or parsed from a
-#: ``-C`` string); ``strip``: a choice that also takes a boolean; ``macros``: ``-D`` macros;
+#: ``-C`` string); ``scalar``: a boolean or a string; ``strip``: a choice that also takes a
+#: boolean; ``macros``: ``-D`` macros;
 #: ``table``: a sub-table read by its own model; ``tables``: an array of them; ``map``: a table
 #: with user-chosen keys whose values are read by ``item``'s model (or are ``map-item`` leaves).
-Kind = Literal["bool", "str", "str-list", "int", "float", "strip", "macros", "table", "tables", "map"]
+Kind = Literal["bool", "str", "scalar", "str-list", "int", "float", "strip", "macros", "table", "tables", "map"]
 #: How repeated ``-C key=a -C key=b`` combine: an error, allowed when equal, the last one wins,
 #: or (lists) accumulate; list settings also split on commas.
 Repeat = Literal["error", "same", "last", "accumulate"]
@@ -58,6 +59,7 @@ class Spec:
 _TYPE_NAMES: dict[str, str] = {
     "bool": "boolean",
     "str": "string",
+    "scalar": "boolean or string",
     "str-list": "list of strings",
     "int": "integer",
     "float": "number",
