@@ -153,7 +153,7 @@ def test_subcommand_option_documented(name: str, option: str) -> None:
 
 
 def test_relative_links_resolve() -> None:
-    for page in ("configuration.md", "getting-started.md"):
+    for page in ("configuration.md", "getting-started.md", "porting.md"):
         text = (DOCS / page).read_text(encoding="utf-8")
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
             if "://" in target:
