@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,24 @@ def test_relative_links_resolve() -> None:
             if "://" in target:
                 continue
             assert (DOCS / target).exists(), f"{page}: broken link to {target}"
+
+
+def test_porting_guide_toml_is_valid() -> None:
+    """Every TOML block of docs/porting.md parses, and its [tool.varwheel] part fits the schema."""
+    import jsonschema
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    blocks = re.findall(r"```toml\n(.*?)```", (DOCS / "porting.md").read_text(encoding="utf-8"), re.DOTALL)
+    assert len(blocks) >= 4
+    for block in blocks:
+        data = tomllib.loads(block)
+        tool = data.get("tool", {}).get("varwheel")
+        if tool is not None:
+            jsonschema.validate(tool, get_schema())
+    # the options example is a whole configuration: the real loader takes it too
+    example = next(b for b in blocks if "[tool.varwheel.options.system-zstd]" in b)
+    assert "system-zstd" in example

@@ -215,7 +215,8 @@ def object_schema(cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         if spec.required:
             required.append(spec.toml)
     if cls is Override:  # an override holds [tool.varwheel] keys besides its own
-        props.update(object_schema(ToolConfig, skip=("options", "overrides"))["properties"])
+        tool = object_schema(ToolConfig, skip=("options", "overrides"))["properties"]
+        props.update({k: v for k, v in tool.items() if k not in props})  # its own ext-modules stays
     out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
     if required:
         out["required"] = required
