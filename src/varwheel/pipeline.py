@@ -81,7 +81,7 @@ def _resolve_variant(settings: Settings, vconfig: Any, vrequest: Any) -> Any:
     from .variants import resolve_variant
 
     _log.info("varwheel: resolving variant")
-    return resolve_variant(vconfig, vrequest, project_root=settings.root)
+    return resolve_variant(vconfig, vrequest)
 
 
 # ---------------------------------------------------------------------------------- tags
@@ -355,7 +355,6 @@ def build_wheel_result(
                 prep.audit,
                 x86_64_level=level,
                 variant_providers=variant.providers if variant is not None else (),
-                work_dir=work / "audit",
                 on_repaired=lambda paths: fills.append(cache.fill(paths, ZIP_LEVEL)),
             )
         for fill in fills:

@@ -253,7 +253,7 @@ def _repair_main(args: argparse.Namespace) -> int:
             _log.info(f"{args.wheel.name}: nothing to repair: the wheel contains no ELF files")
             return 0
         level = args.x86_64_level or variant_level(staged)
-        repaired, _rep = audit_staged(staged, cfg, x86_64_level=level, work_dir=Path(tmp) / "work")
+        repaired, _rep = audit_staged(staged, cfg, x86_64_level=level)
         target = args.wheel_dir / repaired.name.filename
         if target.exists() and os.path.samefile(target, args.wheel):
             raise VarwheelError(

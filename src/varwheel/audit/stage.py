@@ -217,7 +217,6 @@ def audit_staged(
     config: AuditConfig,
     *,
     x86_64_level: str | None,
-    work_dir: Path,
     on_repaired: Callable[[list[Path]], object] | None = None,
     variant_providers: Sequence[tuple[str, str, Sequence[tuple[str, str]]]] = (),
 ) -> tuple[StagedWheel, AuditReport]:
@@ -325,7 +324,6 @@ def audit_staged(
     claims = x86_64_level or "v1"
     isa = f"; x86-64 level: the files' ISA notes need {rep.isa_level}, the wheel claims {claims}"
     _log.info(f"audit: {name.platform}" + (isa if rep.isa_level else ""))
-    del work_dir  # nothing scratch is needed: the tree is edited in place
     return staged.replace(name=name, root_is_purelib=purelib), rep
 
 

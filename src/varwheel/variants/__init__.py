@@ -76,7 +76,6 @@ def resolve_variant(
     config: VariantConfig,
     request: VariantRequest,
     *,
-    project_root: Path,
     cache_dir: Path | None = None,
 ) -> VariantResult:
     """Validate ``request`` against its providers and compute everything the build needs.
@@ -87,7 +86,6 @@ def resolve_variant(
     """
     from .providers import ALL, SUPPORTED, query
 
-    del project_root  # reserved: relative requirement paths are not supported yet
     warn_uv_once(config)
     props = request.properties
     answered: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
