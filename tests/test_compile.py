@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from varwheel._ext import not_built
 from varwheel._proc import available_cores
 from varwheel.compile import (
     BuildProducts,
@@ -28,8 +29,9 @@ from varwheel.compile.depfile import parse_depfile
 from varwheel.compile.engine import _Builder, link_command, run_build
 from varwheel.compile.includes import resolve_include_dirs_from
 from varwheel.compile.toolchain import Command, Toolchain, tool_identity, toolchain_from
+from varwheel.config.load import load_settings
 from varwheel.config.model import CompileFlags, ExtModule
-from varwheel.errors import VarwheelError
+from varwheel.errors import ConfigError, VarwheelError
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("g++") is None, reason="needs gcc and g++")
 
@@ -172,6 +174,24 @@ def test_mixed_c_and_cxx_sources_link_with_cxx(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "cc src/helper.c" in out and "c++ src/main.cpp" in out
     assert sorted(b.compiled) == ["src/helper.c", "src/main.cpp"]
+
+
+@pytest.mark.parametrize("source", ["src/helper.m", "src/helper.mm", "src/helper.f90"])
+def test_loader_and_engine_refuse_the_same_sources(tmp_path: Path, source: str) -> None:
+    """One suffix table (varwheel._ext): what pyproject.toml may list is what the engine builds.
+    Objective-C is refused by both (no cc1obj with gcc here, and no runtime would be linked)."""
+    root = tmp_path / "proj"
+    entry = f'[[tool.varwheel.ext-modules]]\nname = "pkg._m"\nsources = ["src/main.c", "{source}"]\n'
+    write(root, {"pyproject.toml": entry, "src/main.c": pymod("_m", "PyLong_FromLong(1)"), source: ""})
+    with pytest.raises(ConfigError) as loaded:
+        load_settings(root)
+    with pytest.raises(VarwheelError) as planned:  # a request that did not come through the loader
+        build(root, tmp_path / "b", ext("pkg._m", ("src/main.c", source)))
+    assert loaded.value.detail == planned.value.detail == not_built(source)
+    assert planned.value.subject == "tool.varwheel.ext-modules[0].sources[1]"
+    if source.endswith("m"):
+        assert "is an Objective-C" in not_built(source)
+        assert "varwheel builds C, C++ and assembly only (C: .c; C++: .cc," in not_built(source)
 
 
 def test_macros_defined_and_undefined(tmp_path: Path) -> None:

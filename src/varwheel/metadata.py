@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pyproject_metadata
-
-from . import _log
 from packaging.version import InvalidVersion, Version
 
+from . import _log
 from ._fs import read_small_file, small_file_problem
 from ._paths import project_path_problem
 from .config.model import Settings

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from .. import _log, _proc
+from .._ext import not_built, source_language
 from ..config.model import ExtModule
 from ..errors import VarwheelError
 from .cache import (
@@ -31,8 +32,6 @@ from .includes import resolve_include_dirs_from
 from .model import BuildProducts, BuiltExtension, CompileRequest
 from .toolchain import STAGE, Command, Toolchain, tool_identity
 
-C_SUFFIXES = (".c", ".m", ".s", ".S")
-CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".C", ".c++", ".mm", ".CC", ".CPP", ".cp")
 _OUT = "@OUT@"
 _OBJ = "@OBJ@"
 _DEP = "@DEP@"
@@ -41,14 +40,6 @@ _MISSING_HEADER = (
     re.compile(r"fatal error: ([^\n:]+): No such file or directory"),
     re.compile(r"fatal error: '([^'\n]+)' file not found"),
 )
-
-
-def source_language(source: str) -> str | None:
-    if source.endswith(CXX_SUFFIXES):
-        return "c++"
-    if source.endswith(C_SUFFIXES):
-        return "c"
-    return None
 
 
 def link_command(m: ExtModule, tc: Toolchain) -> Command:
@@ -107,7 +98,7 @@ class ObjectJob:
         self,
         module: ModulePlan,
         source: str,  # project-relative
-        lang: str,  # "c" | "c++"
+        lang: str,  # "c" | "c++" | "asm" (see _ext.SOURCE_LANGUAGES)
         argv_head: tuple[str, ...],  # the command up to (and without) "-o OUT"
         argv_tail: tuple[str, ...],  # after "-o OUT" (extra args), before the depfile options
         slot: str,
@@ -284,7 +275,7 @@ class _Builder:
             lang = source_language(src)
             if lang is None:
                 raise VarwheelError(
-                    f"{src!r}: unknown source type (C: {', '.join(C_SUFFIXES)}; C++: {', '.join(CXX_SUFFIXES)})",
+                    not_built(src),
                     stage=STAGE,
                     subject=f"{m.key}.sources[{n}]",
                 )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from .. import _glob
+from .._ext import not_built, source_language
 from .._paths import project_path_problem
 from ..errors import ConfigError, did_you_mean
 from .model import (
@@ -48,7 +49,6 @@ RawSettings = Mapping[str, "list[str]"]
 
 _IDENT_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LIMITED = re.compile(r"^cp3(\d+)$")
-_SOURCE_SUFFIX = re.compile(r"\.(c|cc|cpp|cxx|cp|C|CC|CPP|c\+\+|s|S)$")
 
 
 def known_settings() -> tuple[str, ...]:
@@ -415,8 +415,8 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
         raise table.error("sources", f"module {name!r} has no sources")
     sources = _paths(table, "sources", root, glob=True, must_exist=True)
     for i, src in enumerate(sources):
-        if not _SOURCE_SUFFIX.search(src):
-            raise table.error(f"sources[{i}]", f"{src!r} is not a C, C++ or assembly source file")
+        if source_language(src) is None:
+            raise table.error(f"sources[{i}]", not_built(src))
     include_dirs = read.get("include_dirs", ())
     for i, d in enumerate(include_dirs):
         check_relative(table, f"include-dirs[{i}]", d, allow_absolute=True)
