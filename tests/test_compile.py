@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -174,6 +175,31 @@ def test_mixed_c_and_cxx_sources_link_with_cxx(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "cc src/helper.c" in out and "c++ src/main.cpp" in out
     assert sorted(b.compiled) == ["src/helper.c", "src/main.cpp"]
+
+
+HELPERS = {
+    "c": "int helper(void) { return 7; }\n",
+    "c++": 'extern "C" int helper(void) { return 7; }\n',
+    "asm": ".text\n.globl helper\n.type helper, @function\nhelper:\n  movl $7, %eax\n  ret\n"
+    '.section .note.GNU-stack,"",@progbits\n',
+}
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the assembly helper is x86-64 code")
+def test_plain_assembly_in_a_kept_build_dir(tmp_path: Path) -> None:
+    """gcc runs no preprocessor on a .s file and so writes no dependency file: the cache keys
+    it by the file itself instead of failing the build."""
+    root = tmp_path / "proj"
+    write(root, {"src/main.c": pymod("_s", "PyLong_FromLong(helper())", "int helper(void);\n")})
+    (root / "src/helper.s").write_text(HELPERS["asm"])
+    module = ext("pkg._s", ("src/main.c", "src/helper.s"))
+    products, b = build(root, tmp_path / "b", module)
+    assert call_get(products.extensions[0]) == 7 and sorted(b.compiled) == ["src/helper.s", "src/main.c"]
+    _, b = build(root, tmp_path / "b", module)
+    assert b.compiled == []
+    (root / "src/helper.s").write_text(HELPERS["asm"].replace("$7", "$8"))
+    products, b = build(root, tmp_path / "b", module)
+    assert call_get(products.extensions[0]) == 8 and b.compiled == ["src/helper.s"]
 
 
 @pytest.mark.parametrize("source", ["src/helper.m", "src/helper.mm", "src/helper.f90"])

@@ -25,6 +25,9 @@ SOURCE_LANGUAGES: dict[str, str] = {
     ".mm": "objc++",
 }
 BUILT_LANGUAGES = ("c", "c++", "asm")
+#: Plain assembly: the driver runs no preprocessor on it, so it reports no dependencies
+#: (``-MMD`` writes no dependency file) and the file itself is all there is to track.
+NOT_PREPROCESSED = (".s",)
 _LANGUAGE_NAMES = {"c": "C", "c++": "C++", "asm": "assembly", "objc": "Objective-C", "objc++": "Objective-C++"}
 
 
@@ -39,6 +42,11 @@ def source_language(path: str) -> str | None:
     build it (:func:`not_built` says why)."""
     lang = SOURCE_LANGUAGES.get(_suffix(path))
     return lang if lang in BUILT_LANGUAGES else None
+
+
+def preprocessed(path: str) -> bool:
+    """Whether the compiler preprocesses ``path`` (and so writes a dependency file for it)."""
+    return _suffix(path) not in NOT_PREPROCESSED
 
 
 def accepted_suffixes() -> str:

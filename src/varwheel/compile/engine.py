@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from .. import _log, _proc
-from .._ext import not_built, source_language
+from .._ext import not_built, preprocessed, source_language
 from ..config.model import ExtModule
 from ..errors import VarwheelError
 from .cache import (
@@ -351,13 +351,15 @@ class _Builder:
             try:
                 text = Path(depfile).read_text("utf-8", "surrogateescape")
             except OSError as exc:
-                raise VarwheelError(
-                    f"the compiler wrote no dependency file for {job.source} ({exc.strerror})",
-                    stage=STAGE,
-                    subject=job.module.module.key,
-                    hint="varwheel needs a gcc/clang compatible compiler (-MMD -MF)",
-                    extra="command: " + _proc.command_line(argv),
-                ) from None
+                if preprocessed(job.source) or not isinstance(exc, FileNotFoundError):
+                    raise VarwheelError(
+                        f"the compiler wrote no dependency file for {job.source} ({exc.strerror})",
+                        stage=STAGE,
+                        subject=job.module.module.key,
+                        hint="varwheel needs a gcc/clang compatible compiler (-MMD -MF)",
+                        extra="command: " + _proc.command_line(argv),
+                    ) from None
+                text = ""  # plain assembly: no preprocessor ran, so no dependency file either
             stored: list[str] = []
             for p in [*parse_depfile(text), job.source, *job.module.module.depends]:
                 s = self.hasher.stored_path(p)
