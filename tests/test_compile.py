@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from varwheel._ext import not_built
+from varwheel._ext import SOURCE_LANGUAGES, not_built, source_language
 from varwheel._proc import available_cores
 from varwheel.compile import (
     BuildProducts,
@@ -185,6 +185,21 @@ HELPERS = {
 }
 
 
+@pytest.mark.parametrize("suffix", [s for s in SOURCE_LANGUAGES if source_language("x" + s)])
+def test_every_accepted_suffix_is_compiled(tmp_path: Path, suffix: str) -> None:
+    """The suffix table only accepts what the compiler really compiles (gcc takes a .CC file
+    for linker input and writes no object)."""
+    lang = source_language("x" + suffix)
+    if lang == "asm" and platform.machine() != "x86_64":
+        pytest.skip("the assembly helper is x86-64 code")
+    root = tmp_path / "proj"
+    helper = f"src/helper{suffix}"
+    write(root, {"src/main.c": pymod("_s", "PyLong_FromLong(helper())", "int helper(void);\n"), helper: ""})
+    (root / helper).write_text(HELPERS[lang or ""])
+    products, _ = build(root, tmp_path / "b", ext("pkg._s", ("src/main.c", helper)))
+    assert call_get(products.extensions[0]) == 7
+
+
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="the assembly helper is x86-64 code")
 def test_plain_assembly_in_a_kept_build_dir(tmp_path: Path) -> None:
     """gcc runs no preprocessor on a .s file and so writes no dependency file: the cache keys
@@ -202,10 +217,11 @@ def test_plain_assembly_in_a_kept_build_dir(tmp_path: Path) -> None:
     assert call_get(products.extensions[0]) == 8 and b.compiled == ["src/helper.s"]
 
 
-@pytest.mark.parametrize("source", ["src/helper.m", "src/helper.mm", "src/helper.f90"])
+@pytest.mark.parametrize("source", ["src/helper.m", "src/helper.mm", "src/helper.CC", "src/helper.f90"])
 def test_loader_and_engine_refuse_the_same_sources(tmp_path: Path, source: str) -> None:
     """One suffix table (varwheel._ext): what pyproject.toml may list is what the engine builds.
-    Objective-C is refused by both (no cc1obj with gcc here, and no runtime would be linked)."""
+    Objective-C is refused by both (no cc1obj with gcc here, and no runtime would be linked),
+    and so is .CC, which gcc does not know (it passes the file to the linker)."""
     root = tmp_path / "proj"
     entry = f'[[tool.varwheel.ext-modules]]\nname = "pkg._m"\nsources = ["src/main.c", "{source}"]\n'
     write(root, {"pyproject.toml": entry, "src/main.c": pymod("_m", "PyLong_FromLong(1)"), source: ""})

@@ -9,6 +9,7 @@ from __future__ import annotations
 #: in BUILT_LANGUAGES are compiled: "c" and "asm" by CC (with CFLAGS), "c++" by CXX. Objective-C
 #: needs a front end (gcc's cc1obj, Debian's gobjc, which the toolchain varwheel is tested with
 #: lacks) and a runtime library nothing would link, so ``.m``/``.mm`` are refused, saying so.
+#: ``.CC`` is not here: gcc does not know it and passes the file to the linker (no object).
 SOURCE_LANGUAGES: dict[str, str] = {
     ".c": "c",
     ".cc": "c++",
@@ -17,7 +18,6 @@ SOURCE_LANGUAGES: dict[str, str] = {
     ".cp": "c++",
     ".c++": "c++",
     ".C": "c++",
-    ".CC": "c++",
     ".CPP": "c++",
     ".s": "asm",
     ".S": "asm",
