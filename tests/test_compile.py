@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from varwheel._ext import SOURCE_LANGUAGES, not_built, source_language
+from varwheel._ext import SOURCE_LANGUAGES, limited_api_macro, limited_api_version, not_built, source_language
 from varwheel._proc import available_cores
 from varwheel.compile import (
     BuildProducts,
@@ -270,6 +270,24 @@ def test_limited_api_abi3(tmp_path: Path) -> None:
     assert e.dest == "pkg/_a.abi3.so"
     assert e.limited_api == "cp39" and products.abi3 == "cp39"
     assert call_get(e) == 0x03090000
+
+
+@pytest.mark.parametrize("tag", ["cp31", "cp30", "cp309", "cp3", "cp39x", "cp4", "3.9", "abi3"])
+def test_loader_and_engine_refuse_the_same_limited_api_tags(tmp_path: Path, tag: str) -> None:
+    """One rule (varwheel._ext): cp32 or later, written without leading zeros."""
+    root = tmp_path / "proj"
+    entry = f'[[tool.varwheel.ext-modules]]\nname = "pkg._a"\nsources = ["src/a.c"]\npy-limited-api = "{tag}"\n'
+    write(root, {"pyproject.toml": entry, "src/a.c": "int a(void) { return 1; }\n"})
+    with pytest.raises(ConfigError) as loaded:
+        load_settings(root)
+    with pytest.raises(VarwheelError) as planned:
+        build(root, tmp_path / "b", ext("pkg._a", ("src/a.c",), py_limited_api=tag))
+    assert loaded.value.detail == planned.value.detail == f'must be a CPython tag like "cp39", not {tag!r}'
+
+
+def test_limited_api_tags() -> None:
+    assert [limited_api_version(t) for t in ("cp32", "cp39", "cp310", "cp313")] == [(3, 2), (3, 9), (3, 10), (3, 13)]
+    assert limited_api_macro("cp39") == "0x03090000" and limited_api_macro("cp312") == "0x030C0000"
 
 
 def test_limited_api_on_free_threaded_interpreter_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

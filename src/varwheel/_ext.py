@@ -1,9 +1,11 @@
-"""What an ``ext-modules`` entry may list as sources: one rule for the loader (``config/load.py``
-validates pyproject.toml with it) and the compile stage (which builds by it). Imports nothing
-from varwheel, so ``config/`` may use it.
+"""What an ``ext-modules`` entry may say about its sources and its ``py-limited-api``: one rule
+for the loader (``config/load.py`` validates pyproject.toml with it) and the compile stage
+(which builds by it). Imports nothing from varwheel, so ``config/`` may use it.
 """
 
 from __future__ import annotations
+
+import re
 
 #: Source suffix -> language, for every suffix varwheel can be asked about. Only the languages
 #: in BUILT_LANGUAGES are compiled: "c" and "asm" by CC (with CFLAGS), "c++" by CXX. Objective-C
@@ -65,3 +67,30 @@ def not_built(path: str) -> str:
     if lang is not None:
         return f"{path!r} is an {_LANGUAGE_NAMES[lang]} source; varwheel builds C, C++ and assembly only ({accepted})"
     return f"{path!r} is not a C, C++ or assembly source file ({accepted})"
+
+
+# ---------------------------------------------------------------------------- py-limited-api
+
+#: cp32 and later (the limited API began with Python 3.2), without leading zeros: the tag
+#: becomes the wheel's python tag as it is written. Also the JSON schema's pattern.
+LIMITED_API_PATTERN = r"^cp3([2-9]|[1-9][0-9]+)$"
+_LIMITED = re.compile(LIMITED_API_PATTERN)
+
+
+def limited_api_problem(tag: str) -> str | None:
+    """Why ``tag`` is not a ``py-limited-api`` value, in one line; None when it is one."""
+    return None if _LIMITED.match(tag) else f'must be a CPython tag like "cp39", not {tag!r}'
+
+
+def limited_api_version(tag: str) -> tuple[int, int]:
+    """``(3, N)`` of a valid ``py-limited-api`` tag ``"cp3N"``."""
+    match = _LIMITED.match(tag)
+    if match is None:
+        raise ValueError(f"not a py-limited-api tag: {tag!r}")
+    return (3, int(match.group(1)))
+
+
+def limited_api_macro(tag: str) -> str:
+    """The ``Py_LIMITED_API`` value for a valid tag: ``cp39`` -> ``0x03090000``."""
+    major, minor = limited_api_version(tag)
+    return f"0x{major:02X}{minor:02X}0000"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from .. import _log, _proc
-from .._ext import not_built, preprocessed, source_language
+from .._ext import limited_api_macro, limited_api_problem, limited_api_version, not_built, preprocessed, source_language
 from ..config.model import ExtModule
 from ..errors import VarwheelError
 from .cache import (
@@ -35,7 +35,6 @@ from .toolchain import STAGE, Command, Toolchain, tool_identity
 _OUT = "@OUT@"
 _OBJ = "@OBJ@"
 _DEP = "@DEP@"
-_LIMITED = re.compile(r"^cp3(\d+)$")
 _MISSING_HEADER = (
     re.compile(r"fatal error: ([^\n:]+): No such file or directory"),
     re.compile(r"fatal error: '([^'\n]+)' file not found"),
@@ -240,14 +239,10 @@ class _Builder:
         tag = m.py_limited_api
         if tag is None:
             return None
-        match = _LIMITED.match(tag)
-        if not match:
-            raise VarwheelError(
-                f'must be a CPython tag like "cp39", not {tag!r}',
-                stage=STAGE,
-                subject=f"{m.key}.py-limited-api",
-            )
-        wanted = (3, int(match.group(1)))
+        problem = limited_api_problem(tag)
+        if problem is not None:
+            raise VarwheelError(problem, stage=STAGE, subject=f"{m.key}.py-limited-api")
+        wanted = limited_api_version(tag)
         if wanted > self.tc.python_version:
             have = "{}.{}".format(*self.tc.python_version)
             raise VarwheelError(
@@ -291,7 +286,7 @@ class _Builder:
         pp: list[str] = []
         macros = list(m.define_macros)
         if limited:
-            macros.append(("Py_LIMITED_API", f"0x03{int(limited[3:]):02X}0000"))
+            macros.append(("Py_LIMITED_API", limited_api_macro(limited)))
         macros += self.req.extra.define_macros
         for name, value in macros:
             pp.append(f"-D{name}" if value is None else f"-D{name}={value}")
