@@ -15,8 +15,6 @@ from .elf import ElfInfo, is_elf_file, is_loader, read_elf
 from .policy import Policy, PolicySet, policy_set, split_version
 from .resolve import LIBPYTHON_RE, Excludes, SearchConfig, Tree, build_tree, is_inside
 
-LEVEL_NAMES = {1: "x86-64 baseline (v1)", 2: "x86-64-v2", 3: "x86-64-v3", 4: "x86-64-v4"}
-
 
 @dataclass
 class ExternalRefs:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _log
+from .._x86 import LEVELS, level_name
 from ..config.model import ISA_CHOICES, STRIP_CHOICES, AuditConfig
 from ..errors import VarwheelError
 from ..wheel.archive import ZIP_LEVEL, write_wheel
@@ -80,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     r.add_argument(
         "--x86-64-level",
-        choices=("v1", "v2", "v3", "v4"),
+        choices=LEVELS,
         default=None,
         help="allowed level (default: the variant's x86_64 :: level, else v1)",
     )
@@ -209,7 +210,7 @@ def code_level(staged: StagedWheel) -> str | None:
         level = used_level(path)
         if level is not None:
             levels.append(level)
-    return f"v{max(levels)}" if levels else None
+    return level_name(max(levels)) if levels else None
 
 
 def _audit_main(args: argparse.Namespace) -> int:

@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import _log
+from .._x86 import LEVELS, describe, level_name, level_number
 from ..config.model import AuditConfig
 from ..errors import VarwheelError
 from ..wheel.filename import WheelName
 from ..wheel.staging import StagedWheel
-from .analyze import LEVEL_NAMES, Analysis, NonPlatformWheel, analyze
+from .analyze import Analysis, NonPlatformWheel, analyze
 from .platform import split_platform
 from .policy import Policy, split_version
 from .repair import RepairResult, repair
@@ -20,8 +21,6 @@ from .resolve import Excludes
 from .sbom import SBOM_NAME, make_sbom
 
 __all__ = ["audit_staged", "has_elf", "new_platform", "show", "warm_up"]
-
-_LEVELS = {"v1": 1, "v2": 2, "v3": 3, "v4": 4}
 
 
 def warm_up(config: AuditConfig) -> None:
@@ -76,14 +75,14 @@ def show(staged: StagedWheel, config: AuditConfig | None = None) -> AuditReport:
 def _level(value: str | None) -> int:
     if value is None:
         return 1
-    if value not in _LEVELS:
+    if value not in LEVELS:
         raise VarwheelError(
             f"unknown x86_64 level {value!r}",
             stage="audit",
             subject="x86_64 :: level",
-            hint="expected v1, v2, v3 or v4",
+            hint=f"expected {', '.join(LEVELS[:-1])} or {LEVELS[-1]}",
         )
-    return _LEVELS[value]
+    return level_number(value)
 
 
 def _target(analysis: Analysis, config: AuditConfig) -> tuple[Policy | None, str | None]:
@@ -164,7 +163,7 @@ def _refuse(analysis: Analysis, target: Policy, config: AuditConfig) -> None:
         bad = [f for f in analysis.isa_findings if f.level > analysis.isa_allowed]
         f = bad[0] if bad else None
         raise VarwheelError(
-            f"needs {LEVEL_NAMES.get(f.level if f else 2)}, beyond the {pols.arch} baseline of {target.name}",
+            f"needs {describe(f.level if f else 2)}, beyond the {pols.arch} baseline of {target.name}",
             stage="audit",
             subject=f.subject if f else target.name,
             hint="build it as an x86_64 :: level variant, or set tool.varwheel.audit.isa-check",
@@ -178,10 +177,10 @@ def _check_isa(analysis: Analysis, config: AuditConfig, variant_level: str | Non
     if not bad:
         return []
     f = max(bad, key=lambda x: x.level)
-    what = f"needs {LEVEL_NAMES[f.level]} (GNU property note)"
+    what = f"needs {describe(f.level)} (GNU property note)"
     if variant_level is not None:
         detail = f"{what}, but the variant declares x86_64 :: level :: {variant_level}"
-        hint = f"build it as an x86_64 :: level :: v{f.level} variant or lower its -march"
+        hint = f"build it as an x86_64 :: level :: {level_name(f.level)} variant or lower its -march"
     else:
         detail = f"{what}, beyond the x86-64 baseline a non-variant wheel promises"
         hint = "build it as an x86_64 :: level variant or drop -march/-mneeded"

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _log
+from .._x86 import LEVELS
 from ..config.model import CompileFlags, ProviderConfig, VariantConfig, VariantRequest
 from ..config.properties import Property, format_property
 from ..errors import VarwheelError, did_you_mean
-from .flags import HEADER_NAME, X86_64_LEVELS, compile_flags, variant_header
+from .flags import HEADER_NAME, compile_flags, variant_header
 from .metadata import FrozenProvider, variant_json
 
 __all__ = ["HEADER_NAME", "VariantResult", "resolve_variant"]
@@ -198,7 +199,7 @@ def resolve_variant(
     header = variant_header(request.label, props)
     include_dir = write_variant_header(header, cache_dir)
     flags = compile_flags(props, config.flag_map, str(include_dir))
-    levels = [v for ns, f, v in props if ns == "x86_64" and f == "level" and v in X86_64_LEVELS]
+    levels = [v for ns, f, v in props if ns == "x86_64" and f == "level" and v in LEVELS]
     level = levels[0] if len(levels) == 1 else None
     return VariantResult(request.label, props, data, flags, header, level, tuple(answered))
 
