@@ -24,8 +24,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._names import canonical_name, escape_name
 from .errors import VarwheelError
-from .wheel.filename import canonical_name
 
 STAGE = "editable"
 
@@ -141,7 +141,7 @@ _install()
 
 
 def finder_module_name(dist_name: str) -> str:
-    return "_varwheel_editable_" + canonical_name(dist_name).replace("-", "_")
+    return "_varwheel_editable_" + escape_name(dist_name)
 
 
 def _literal(mapping: Mapping[str, object]) -> str:

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import _glob, _log, _proc
+from ._names import escape_name
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
-from .wheel.filename import canonical_name
 
 STAGE = "sources"
 
@@ -177,7 +177,7 @@ def _excluded(rel: str, patterns: Sequence[str]) -> bool:
 
 def import_name(project_name: str) -> str:
     """The import name the project's package is expected to have."""
-    return canonical_name(project_name).replace("-", "_")
+    return escape_name(project_name)
 
 
 def _candidates(root: Path, name: str) -> list[Path]:

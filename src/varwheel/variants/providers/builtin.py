@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..._names import canonical_name, escape_name
 from ..._x86 import LEVELS, level_name, level_number
 
 #: the uv release whose native providers these mirror
@@ -51,7 +51,7 @@ class Builtin:
 
     @property
     def default_plugin_api(self) -> str:
-        return self.package.replace("-", "_")
+        return escape_name(self.package)
 
     @property
     def expected_plugin_api(self) -> str:
@@ -471,7 +471,7 @@ def match(namespace: str, requires: tuple[str, ...], plugin_api: str | None) -> 
         names = []
         for text in requires:
             with contextlib.suppress(InvalidRequirement):
-                names.append(canonicalize_name(Requirement(text).name))
+                names.append(canonical_name(Requirement(text).name))
         known = [n for n in names if n in BY_PACKAGE]
         if known:
             return None, f"uv uses its built-in {known[0]} only when it is the only requirement"
@@ -480,7 +480,7 @@ def match(namespace: str, requires: tuple[str, ...], plugin_api: str | None) -> 
         req = Requirement(requires[0])
     except InvalidRequirement:
         return None, "not a provider uv implements"
-    name = canonicalize_name(req.name)
+    name = canonical_name(req.name)
     builtin = BY_PACKAGE.get(name)
     if builtin is None:
         return None, "not a provider uv implements"

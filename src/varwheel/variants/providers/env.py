@@ -322,13 +322,14 @@ def installed_distributions(python: Path) -> tuple[tuple[str, str], ...]:
 def unsatisfied(requirements: Sequence[str], installed: Sequence[tuple[str, str]]) -> list[str]:
     """The requirements that ``installed`` does not satisfy (name missing or version excluded)."""
     from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
 
-    have = {canonicalize_name(n): v for n, v in installed}
+    from ..._names import canonical_name
+
+    have = {canonical_name(n): v for n, v in installed}
     missing = []
     for text in requirements:
         req = Requirement(text)
-        version = have.get(canonicalize_name(req.name))
+        version = have.get(canonical_name(req.name))
         if version is None or (req.specifier and not req.specifier.contains(version, prereleases=True)):
             missing.append(text)
     return missing
