@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from . import __version__, _log
+from . import __version__, _builddir, _log
 from .config import load_settings
 from .config.model import AuditConfig, CompileFlags, Settings, VariantConfig, VariantRequest
 
@@ -156,8 +156,7 @@ def dist_info_name(meta: CoreMetadata) -> str:
 def editable_build_dir(settings: Settings) -> Path:
     if settings.options.build_dir is not None:
         return settings.options.build_dir
-    abi = interpreter_tags()[1]
-    return settings.root / "build" / f"varwheel-editable-{abi}"
+    return _builddir.editable_build_dir(settings.root, interpreter_tags()[1])
 
 
 # ---------------------------------------------------------------------------------- hooks

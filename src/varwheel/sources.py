@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import _glob, _log, _proc
+from ._builddir import in_editable_build_dir
 from ._names import escape_name
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
@@ -34,8 +35,6 @@ VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
 CACHE_DIRS = frozenset({"__pycache__", ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 # top-level directories that hold build outputs (sdist fallback only)
 OUTPUT_DIRS = frozenset({"build", "dist"})
-# where the editable pipeline keeps its build trees by default: build/varwheel-editable-<abi>/
-EDITABLE_BUILD_PREFIX = ("build", "varwheel-editable")
 
 _BYTECODE_SUFFIXES = (".pyc", ".pyo")
 _OBJECT_SUFFIXES = (".o", ".obj")
@@ -362,8 +361,7 @@ def sdist_sources(settings: Settings, extra_paths: Sequence[str] = ()) -> tuple[
             own_build.append(real_build.relative_to(walker.real_root).as_posix())
 
     def in_own_build(rel: str) -> bool:
-        top, _, rest = rel.partition("/")
-        if top == EDITABLE_BUILD_PREFIX[0] and rest.startswith(EDITABLE_BUILD_PREFIX[1]):
+        if in_editable_build_dir(rel):
             return True
         return any(rel == b or rel.startswith(b + "/") for b in own_build)
 
