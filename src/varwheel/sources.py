@@ -28,8 +28,6 @@ from ._names import escape_name
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
 
-STAGE = "sources"
-
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
 # never shipped from inside a package, and never part of an sdist
 CACHE_DIRS = frozenset({"__pycache__", ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
@@ -116,7 +114,7 @@ class _Walker:
         try:
             entries = sorted(os.scandir(top), key=lambda e: e.name)
         except OSError as exc:
-            raise VarwheelError(f"cannot list directory: {exc.strerror}", stage=STAGE, subject=self.rel(top)) from None
+            raise VarwheelError(f"cannot list directory: {exc.strerror}", subject=self.rel(top)) from None
         for entry in entries:
             rel = f"{rel_top}/{entry.name}" if rel_top else entry.name
             path = top / entry.name
@@ -305,7 +303,7 @@ def _git_files(root: Path) -> tuple[list[str], list[str]] | None:
     if git is None:
         _log.detail("sdist: git not found, taking the whole project tree")
         return None
-    probe = _proc.run([git, "rev-parse", "--is-inside-work-tree"], cwd=root, check=False, stage=STAGE, what="git")
+    probe = _proc.run([git, "rev-parse", "--is-inside-work-tree"], cwd=root, check=False, what="git")
     if probe.returncode != 0:
         if "not a git repository" not in probe.stderr:
             _log.warn(
@@ -317,7 +315,7 @@ def _git_files(root: Path) -> tuple[list[str], list[str]] | None:
         return None
 
     def ls(*flags: str) -> list[str]:
-        out = _proc.run([git, "ls-files", "-z", *flags], cwd=root, stage=STAGE, what="git ls-files").stdout
+        out = _proc.run([git, "ls-files", "-z", *flags], cwd=root, what="git ls-files").stdout
         return [p for p in out.split("\0") if p]
 
     tracked = ls("--cached")

@@ -184,14 +184,12 @@ def analyze(
                 # wheel would fail at import, so it is not a "pure wheel"
                 raise VarwheelError(
                     "named like a shared library but is not an ELF file (empty, text or damaged)",
-                    stage="audit",
                     subject=arcname,
                 )
             continue
         if arcname.startswith(purelib):
             raise VarwheelError(
                 "shared library in purelib: a wheel with compiled code must put it in platlib",
-                stage="audit",
                 subject=arcname,
                 hint="move it out of .data/purelib",
             )
@@ -209,7 +207,6 @@ def analyze(
         elif info.arch != wheel_arch:
             raise VarwheelError(
                 f"ELF file for {info.arch}, but the wheel is for {wheel_arch}",
-                stage="audit",
                 subject=arcname,
                 hint=f"platform tag {name.platform}",
             )
@@ -343,13 +340,13 @@ def _level(info: ElfInfo, subject: str) -> int:
     try:
         return info.isa_level
     except ValueError as exc:
-        raise VarwheelError(str(exc), stage="audit", subject=subject) from None
+        raise VarwheelError(str(exc), subject=subject) from None
 
 
 class NonPlatformWheel(VarwheelError):
     def __init__(self, wheel: str, arch: str | None) -> None:
         what = f"no ELF file for {arch}" if arch else "no ELF file"
-        super().__init__(f"not a platform wheel: {what} in it", stage="audit", subject=wheel)
+        super().__init__(f"not a platform wheel: {what} in it", subject=wheel)
 
 
 def _fixup_trees(trees: dict[str, Tree], elfs: Mapping[str, WheelElf]) -> None:

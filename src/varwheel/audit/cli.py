@@ -117,9 +117,7 @@ def variant_level(staged: StagedWheel) -> str | None:
         data = json.loads(path.read_text("utf-8"))
         props = data["variants"][staged.name.label]
     except (ValueError, KeyError, TypeError):
-        raise VarwheelError(
-            "unreadable variant.json", stage="audit", subject=f"{staged.name.dist_info}/variant.json"
-        ) from None
+        raise VarwheelError("unreadable variant.json", subject=f"{staged.name.dist_info}/variant.json") from None
     levels = props.get("x86_64", {}).get("level", []) if isinstance(props, dict) else []
     return max(levels) if levels else None
 
@@ -259,7 +257,6 @@ def _repair_main(args: argparse.Namespace) -> int:
         if target.exists() and os.path.samefile(target, args.wheel):
             raise VarwheelError(
                 "the repaired wheel has the same name as its input and would overwrite it",
-                stage="audit",
                 subject=str(args.wheel),
                 hint="write it to another directory (-w DIR)",
             )

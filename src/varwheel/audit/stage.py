@@ -78,7 +78,6 @@ def _level(value: str | None) -> int:
     if value not in LEVELS:
         raise VarwheelError(
             f"unknown x86_64 level {value!r}",
-            stage="audit",
             subject="x86_64 :: level",
             hint=f"expected {', '.join(LEVELS[:-1])} or {LEVELS[-1]}",
         )
@@ -93,7 +92,6 @@ def _target(analysis: Analysis, config: AuditConfig) -> tuple[Policy | None, str
     if p is None or p.is_linux:
         raise VarwheelError(
             f"policy {config.plat!r} does not exist for this wheel ({pols.libc}, {pols.arch})",
-            stage="audit",
             subject="tool.varwheel.audit.plat",
             hint="available: " + ", ".join(pols.names()),
         )
@@ -140,31 +138,26 @@ def _refuse(analysis: Analysis, target: Policy, config: AuditConfig) -> None:
     if analysis.sym_policy.priority < target.priority:
         raise VarwheelError(
             _too_new(analysis, target),
-            stage="audit",
             subject=target.name,
             hint="build on an older distribution (e.g. the manylinux images) or choose a newer plat",
         )
     if analysis.ucs_policy.priority < target.priority:
-        raise VarwheelError(
-            "an extension uses UCS2 symbols (Python 2 narrow unicode)", stage="audit", subject=target.name
-        )
+        raise VarwheelError("an extension uses UCS2 symbols (Python 2 narrow unicode)", subject=target.name)
     if analysis.blacklist_policy.priority < target.priority:
         for arcname in sorted(analysis.refs_by_file):
             bl = analysis.refs_by_file[arcname][target.name].blacklist
             for lib, syms in sorted(bl.items()):
                 raise VarwheelError(
                     f"imports black-listed symbol(s) {', '.join(sorted(syms))} from {lib}, which {target.name} forbids",
-                    stage="audit",
                     subject=arcname,
                     hint="these are internal symbols that differ between systems",
                 )
-        raise VarwheelError(f"black-listed symbols prevent {target.name}", stage="audit")
+        raise VarwheelError(f"black-listed symbols prevent {target.name}")
     if config.isa_check == "error" and analysis.machine_policy.priority < target.priority:
         bad = [f for f in analysis.isa_findings if f.level > analysis.isa_allowed]
         f = bad[0] if bad else None
         raise VarwheelError(
             f"needs {describe(f.level if f else 2)}, beyond the {pols.arch} baseline of {target.name}",
-            stage="audit",
             subject=f.subject if f else target.name,
             hint="build it as an x86_64 :: level variant, or set tool.varwheel.audit.isa-check",
         )
@@ -187,7 +180,7 @@ def _check_isa(analysis: Analysis, config: AuditConfig, variant_level: str | Non
     if f.soname is not None:
         detail += f" (external library {f.soname})"
     if config.isa_check == "error":
-        raise VarwheelError(detail, stage="audit", subject=f.subject, hint=hint)
+        raise VarwheelError(detail, subject=f.subject, hint=hint)
     msg = f"{f.subject}: {detail}"
     _log.warn(msg)
     return [msg]
@@ -251,7 +244,6 @@ def audit_staged(
         libs = ", ".join(sorted(analysis.refs[first.name].libs))
         raise VarwheelError(
             f"{first.name} needs these libraries grafted into the wheel: {libs}",
-            stage="audit",
             subject="tool.varwheel.audit.repair",
             hint="set repair = true, or exclude them",
         )
@@ -279,7 +271,6 @@ def audit_staged(
         if left:
             raise VarwheelError(
                 f"re-audit after repair still finds external libraries: {', '.join(sorted(left))}",
-                stage="audit",
                 subject=staged.name.filename,
             )
         verdict = after.show_policy
@@ -288,7 +279,6 @@ def audit_staged(
         ):
             raise VarwheelError(
                 f"re-audit after repair gives {verdict.name}, not {first.name}",
-                stage="audit",
                 subject=staged.name.filename,
             )
         analysis = after

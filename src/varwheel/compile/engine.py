@@ -30,7 +30,7 @@ from .cache import (
 from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from
 from .model import BuildProducts, BuiltExtension, CompileRequest
-from .toolchain import STAGE, Command, Toolchain, tool_identity
+from .toolchain import Command, Toolchain, tool_identity
 
 _OUT = "@OUT@"
 _OBJ = "@OBJ@"
@@ -220,7 +220,6 @@ class _Builder:
             if m.name in names:
                 raise VarwheelError(
                     f"extension {m.name!r} is declared twice (also in {names[m.name].key})",
-                    stage=STAGE,
                     subject=f"{m.key}.name",
                 )
             names[m.name] = m
@@ -241,13 +240,12 @@ class _Builder:
             return None
         problem = limited_api_problem(tag)
         if problem is not None:
-            raise VarwheelError(problem, stage=STAGE, subject=f"{m.key}.py-limited-api")
+            raise VarwheelError(problem, subject=f"{m.key}.py-limited-api")
         wanted = limited_api_version(tag)
         if wanted > self.tc.python_version:
             have = "{}.{}".format(*self.tc.python_version)
             raise VarwheelError(
                 f"{tag} needs Python {wanted[0]}.{wanted[1]} or newer, but the build runs Python {have}",
-                stage=STAGE,
                 subject=f"{m.key}.py-limited-api",
             )
         if self.tc.free_threaded:
@@ -264,14 +262,13 @@ class _Builder:
         dest = m.name.replace(".", "/") + suffix
 
         if not m.sources:
-            raise VarwheelError(f"module {m.name!r} has no sources", stage=STAGE, subject=f"{m.key}.sources")
+            raise VarwheelError(f"module {m.name!r} has no sources", subject=f"{m.key}.sources")
         langs: list[str] = []
         for n, src in enumerate(m.sources):
             lang = source_language(src)
             if lang is None:
                 raise VarwheelError(
                     not_built(src),
-                    stage=STAGE,
                     subject=f"{m.key}.sources[{n}]",
                 )
             langs.append(lang)
@@ -327,9 +324,7 @@ class _Builder:
         argv = self.compile_argv(job, tmp, depfile if self.req.cache else None)
         self.say(label, argv)
         try:
-            res = _proc.run(
-                argv, cwd=self.root, check=False, stage=STAGE, what=f"compile {job.source}", on_start=self.started.set
-            )
+            res = _proc.run(argv, cwd=self.root, check=False, what=f"compile {job.source}", on_start=self.started.set)
             if res.returncode != 0:
                 raise self.compile_error(job, argv, res)
             if res.output:
@@ -349,7 +344,6 @@ class _Builder:
                 if preprocessed(job.source) or not isinstance(exc, FileNotFoundError):
                     raise VarwheelError(
                         f"the compiler wrote no dependency file for {job.source} ({exc.strerror})",
-                        stage=STAGE,
                         subject=job.module.module.key,
                         hint="varwheel needs a gcc/clang compatible compiler (-MMD -MF)",
                         extra="command: " + _proc.command_line(argv),
@@ -366,7 +360,6 @@ class _Builder:
                 if st is None:
                     raise VarwheelError(
                         f"{s}: listed by the compiler as a dependency of {job.source} but unreadable",
-                        stage=STAGE,
                         subject=job.module.module.key,
                     )
                 deps.append(st)
@@ -396,7 +389,6 @@ class _Builder:
                 break
         return VarwheelError(
             f"compiling {job.source} for {job.module.module.name} failed with {_proc.exit_description(res.returncode)}",
-            stage=STAGE,
             subject=job.module.module.key,
             hint=hint,
             extra="command: " + _proc.command_line(argv) + ("\n" + res.output if res.output else ""),
@@ -439,13 +431,10 @@ class _Builder:
         real = tuple(tmp if a == _OUT else a for a in argv)
         self.say(label, real)
         try:
-            res = _proc.run(
-                real, cwd=self.root, check=False, stage=STAGE, what=f"link {plan.dest}", on_start=self.started.set
-            )
+            res = _proc.run(real, cwd=self.root, check=False, what=f"link {plan.dest}", on_start=self.started.set)
             if res.returncode != 0:
                 raise VarwheelError(
                     f"linking {plan.dest} for {plan.module.name} failed with {_proc.exit_description(res.returncode)}",
-                    stage=STAGE,
                     subject=plan.module.key,
                     extra="command: " + _proc.command_line(real) + ("\n" + res.output if res.output else ""),
                 )
@@ -456,7 +445,6 @@ class _Builder:
             if problem is not None:
                 raise VarwheelError(
                     f"the linker exited 0 but {problem}",
-                    stage=STAGE,
                     subject=f"{plan.module.key} ({plan.dest})",
                     extra="command: " + _proc.command_line(real),
                 )
@@ -582,7 +570,7 @@ class _Builder:
         if error is not None:
             raise error
         if self.cancel.is_set():
-            raise VarwheelError("compile cancelled", stage=STAGE)
+            raise VarwheelError("compile cancelled")
         order = [p.module.name for p in plans]
         return BuildProducts(
             extensions=tuple(built[n] for n in order if n in built),

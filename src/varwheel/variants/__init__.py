@@ -119,7 +119,6 @@ def resolve_variant(
         if not report.get(ALL):
             raise VarwheelError(
                 "get_all_configs() returned no features",
-                stage="variants",
                 subject=f"provider {provider.namespace} ({report.plugin_api})",
             )
         all_configs = {fc.name: fc for fc in report.get(ALL)}
@@ -133,7 +132,6 @@ def resolve_variant(
                 raise VarwheelError(
                     f"unknown feature in {format_property((ns, feature, values[0]))!r}: "
                     f"provider {ns} has no feature {feature!r}",
-                    stage="variants",
                     subject=subject,
                     hint=hint,
                 )
@@ -141,7 +139,6 @@ def resolve_variant(
                 if value not in fc.values:
                     raise VarwheelError(
                         f"unknown value in {format_property((ns, feature, value))!r}",
-                        stage="variants",
                         subject=subject,
                         hint="valid values: " + ", ".join(fc.values),
                     )
@@ -150,7 +147,6 @@ def resolve_variant(
             if len(values) > 1 and not fc.multi_value:
                 raise VarwheelError(
                     f"{ns} :: {feature} takes one value, not {len(values)} ({', '.join(values)})",
-                    stage="variants",
                     subject=subject,
                     hint="the provider declares the feature single-valued",
                 )
@@ -158,7 +154,6 @@ def resolve_variant(
             if not report.all_properties_compatible:
                 raise VarwheelError(
                     "a build-requires provider must declare all_properties_compatible = True",
-                    stage="variants",
                     subject=f"pyproject.toml: {provider.key}.build-requires",
                     hint="its answer is frozen into static-properties at build time; "
                     "use requires for a plugin installers must run",
@@ -167,7 +162,6 @@ def resolve_variant(
             if not supported:
                 raise VarwheelError(
                     "get_supported_configs() returned no values to freeze into static-properties",
-                    stage="variants",
                     subject=f"provider {provider.namespace} ({report.plugin_api})",
                 )
             supported_map = {fc.name: fc.values for fc in supported}
@@ -178,7 +172,6 @@ def resolve_variant(
                             raise VarwheelError(
                                 f"{format_property((ns, feature, value))!r} is not in the provider's "
                                 "get_supported_configs()",
-                                stage="variants",
                                 subject=_subject(request, (ns, feature, value)),
                             )
             static = tuple((fc.name, fc.values) for fc in supported)

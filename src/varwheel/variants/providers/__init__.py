@@ -102,7 +102,6 @@ def forget() -> None:
 def _error(provider: ProviderConfig, detail: str, hint: str = "", extra: str = "") -> VarwheelError:
     return VarwheelError(
         detail,
-        stage="variants",
         subject=f"provider {provider.namespace} ({provider.effective_plugin_api()})",
         hint=hint,
         extra=extra,
@@ -335,7 +334,6 @@ def _run_host(
                 env=environ,
                 timeout=timeout,
                 check=False,
-                stage="variants",
                 what=f"provider {provider.namespace}",
             )
         except VarwheelError as exc:
