@@ -1,4 +1,4 @@
-"""Wheel filenames with variant labels: the T1 vectors of the variants digest."""
+"""Wheel filenames with variant labels (PEP 825): building, parsing and escaping."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Whole-wheel analysis: which ELFs, their dependency trees, and the policy verdicts (digest §3-§6)."""
+"""Whole-wheel analysis: which ELFs, their dependency trees, and the policy verdicts (whitelist,
+symbol versions, blacklist, ISA level), as docs/auditing.md describes them."""
 
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ def _merge(dst: dict[str, ExternalRefs], src: Mapping[str, ExternalRefs]) -> Non
 
 
 def external_refs(tree: Tree, policies: PolicySet, root: str) -> dict[str, ExternalRefs]:
-    """Per policy: the libraries ``tree`` would need grafted, and its blacklisted imports (§5)."""
+    """Per policy: the libraries ``tree`` would need grafted (needed, directly or through others,
+    and neither whitelisted nor inside the wheel), and its imports of blacklisted symbols."""
     android = policies.libc == "android"
 
     def keep(lib: str, whitelist: frozenset[str]) -> bool:
@@ -350,7 +352,8 @@ class NonPlatformWheel(VarwheelError):
 
 
 def _fixup_trees(trees: dict[str, Tree], elfs: Mapping[str, WheelElf]) -> None:
-    """Non-extension ELFs with unresolved needs borrow resolutions from a tree that loads them (§4.4)."""
+    """A library in the wheel whose own run paths leave needs unresolved takes their resolutions
+    from a fully resolved tree that loads it: at run time it is loaded as part of that tree."""
     resolved = [t for t in trees.values() if t.fully_resolved()]
     for arcname, tree in trees.items():
         if elfs[arcname].is_extension or tree.fully_resolved():

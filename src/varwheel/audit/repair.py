@@ -1,4 +1,5 @@
-"""Repair the staged tree: graft external libraries, rewrite DT_NEEDED and run paths (digest §7)."""
+"""Repair the staged tree: graft external libraries, rewrite DT_NEEDED and run paths (what
+``auditwheel repair`` does; see docs/auditing.md)."""
 
 from __future__ import annotations
 

@@ -187,7 +187,8 @@ def _check_isa(analysis: Analysis, config: AuditConfig, variant_level: str | Non
 
 
 def new_platform(name: WheelName, abis: list[str]) -> tuple[str, bool]:
-    """The filename platform field after adding ``abis`` (§8); and whether ``any`` was dropped."""
+    """The filename platform field after adding the policy tags ``abis`` (a ``linux_<arch>`` tag
+    they replace is removed, as auditwheel does), and whether ``any`` was dropped."""
     tags = name.platform.split(".")
     remove = None
     parts = split_platform(abis[0])

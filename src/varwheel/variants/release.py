@@ -1,8 +1,9 @@
 """Release builds: which labels to build, and the release ``{name}-{version}-variants.json``.
 
-Merge rules (PEP 825 §index): one label maps to one property set everywhere; namespace lists
-must be equal or one must extend the other (the longer wins); providers of a namespace must be
-identical; all inputs use one schema. The result does not depend on input order.
+Merge rules (PEP 825's, as docs/variants.md describes them): one label maps to one property
+set everywhere; namespace lists must be equal or one must extend the other (the longer wins);
+providers of a namespace must be identical; all inputs use one schema. The result does not
+depend on input order.
 """
 
 from __future__ import annotations
