@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from varwheel._ext import SOURCE_LANGUAGES, limited_api_macro, limited_api_version, not_built, source_language
 from varwheel._proc import available_cores
 from varwheel.compile import (
     BuildProducts,
@@ -28,8 +30,9 @@ from varwheel.compile.depfile import parse_depfile
 from varwheel.compile.engine import _Builder, link_command, run_build
 from varwheel.compile.includes import resolve_include_dirs_from
 from varwheel.compile.toolchain import Command, Toolchain, tool_identity, toolchain_from
+from varwheel.config.load import load_settings
 from varwheel.config.model import CompileFlags, ExtModule
-from varwheel.errors import VarwheelError
+from varwheel.errors import ConfigError, VarwheelError
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("g++") is None, reason="needs gcc and g++")
 
@@ -174,6 +177,65 @@ def test_mixed_c_and_cxx_sources_link_with_cxx(tmp_path: Path, capsys: pytest.Ca
     assert sorted(b.compiled) == ["src/helper.c", "src/main.cpp"]
 
 
+HELPERS = {
+    "c": "int helper(void) { return 7; }\n",
+    "c++": 'extern "C" int helper(void) { return 7; }\n',
+    "asm": ".text\n.globl helper\n.type helper, @function\nhelper:\n  movl $7, %eax\n  ret\n"
+    '.section .note.GNU-stack,"",@progbits\n',
+}
+
+
+@pytest.mark.parametrize("suffix", [s for s in SOURCE_LANGUAGES if source_language("x" + s)])
+def test_every_accepted_suffix_is_compiled(tmp_path: Path, suffix: str) -> None:
+    """The suffix table only accepts what the compiler really compiles (gcc takes a .CC file
+    for linker input and writes no object)."""
+    lang = source_language("x" + suffix)
+    if lang == "asm" and platform.machine() != "x86_64":
+        pytest.skip("the assembly helper is x86-64 code")
+    root = tmp_path / "proj"
+    helper = f"src/helper{suffix}"
+    write(root, {"src/main.c": pymod("_s", "PyLong_FromLong(helper())", "int helper(void);\n"), helper: ""})
+    (root / helper).write_text(HELPERS[lang or ""])
+    products, _ = build(root, tmp_path / "b", ext("pkg._s", ("src/main.c", helper)))
+    assert call_get(products.extensions[0]) == 7
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the assembly helper is x86-64 code")
+def test_plain_assembly_in_a_kept_build_dir(tmp_path: Path) -> None:
+    """gcc runs no preprocessor on a .s file and so writes no dependency file: the cache keys
+    it by the file itself instead of failing the build."""
+    root = tmp_path / "proj"
+    write(root, {"src/main.c": pymod("_s", "PyLong_FromLong(helper())", "int helper(void);\n")})
+    (root / "src/helper.s").write_text(HELPERS["asm"])
+    module = ext("pkg._s", ("src/main.c", "src/helper.s"))
+    products, b = build(root, tmp_path / "b", module)
+    assert call_get(products.extensions[0]) == 7 and sorted(b.compiled) == ["src/helper.s", "src/main.c"]
+    _, b = build(root, tmp_path / "b", module)
+    assert b.compiled == []
+    (root / "src/helper.s").write_text(HELPERS["asm"].replace("$7", "$8"))
+    products, b = build(root, tmp_path / "b", module)
+    assert call_get(products.extensions[0]) == 8 and b.compiled == ["src/helper.s"]
+
+
+@pytest.mark.parametrize("source", ["src/helper.m", "src/helper.mm", "src/helper.CC", "src/helper.f90"])
+def test_loader_and_engine_refuse_the_same_sources(tmp_path: Path, source: str) -> None:
+    """One suffix table (varwheel._ext): what pyproject.toml may list is what the engine builds.
+    Objective-C is refused by both (no cc1obj with gcc here, and no runtime would be linked),
+    and so is .CC, which gcc does not know (it passes the file to the linker)."""
+    root = tmp_path / "proj"
+    entry = f'[[tool.varwheel.ext-modules]]\nname = "pkg._m"\nsources = ["src/main.c", "{source}"]\n'
+    write(root, {"pyproject.toml": entry, "src/main.c": pymod("_m", "PyLong_FromLong(1)"), source: ""})
+    with pytest.raises(ConfigError) as loaded:
+        load_settings(root)
+    with pytest.raises(VarwheelError) as planned:  # a request that did not come through the loader
+        build(root, tmp_path / "b", ext("pkg._m", ("src/main.c", source)))
+    assert loaded.value.detail == planned.value.detail == not_built(source)
+    assert planned.value.subject == "tool.varwheel.ext-modules[0].sources[1]"
+    if source.endswith("m"):
+        assert "is an Objective-C" in not_built(source)
+        assert "varwheel builds C, C++ and assembly only (C: .c; C++: .cc," in not_built(source)
+
+
 def test_macros_defined_and_undefined(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     expr = 'Py_BuildValue("(iiii)", ANSWER, HAS_FLAG, HAS_NDEBUG, VARIANT)'
@@ -208,6 +270,24 @@ def test_limited_api_abi3(tmp_path: Path) -> None:
     assert e.dest == "pkg/_a.abi3.so"
     assert e.limited_api == "cp39" and products.abi3 == "cp39"
     assert call_get(e) == 0x03090000
+
+
+@pytest.mark.parametrize("tag", ["cp31", "cp30", "cp309", "cp3", "cp39x", "cp4", "3.9", "abi3"])
+def test_loader_and_engine_refuse_the_same_limited_api_tags(tmp_path: Path, tag: str) -> None:
+    """One rule (varwheel._ext): cp32 or later, written without leading zeros."""
+    root = tmp_path / "proj"
+    entry = f'[[tool.varwheel.ext-modules]]\nname = "pkg._a"\nsources = ["src/a.c"]\npy-limited-api = "{tag}"\n'
+    write(root, {"pyproject.toml": entry, "src/a.c": "int a(void) { return 1; }\n"})
+    with pytest.raises(ConfigError) as loaded:
+        load_settings(root)
+    with pytest.raises(VarwheelError) as planned:
+        build(root, tmp_path / "b", ext("pkg._a", ("src/a.c",), py_limited_api=tag))
+    assert loaded.value.detail == planned.value.detail == f'must be a CPython tag like "cp39", not {tag!r}'
+
+
+def test_limited_api_tags() -> None:
+    assert [limited_api_version(t) for t in ("cp32", "cp39", "cp310", "cp313")] == [(3, 2), (3, 9), (3, 10), (3, 13)]
+    assert limited_api_macro("cp39") == "0x03090000" and limited_api_macro("cp312") == "0x030C0000"
 
 
 def test_limited_api_on_free_threaded_interpreter_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from varwheel.__main__ import make_parser
+from varwheel._ext import SOURCE_LANGUAGES, source_language
 from varwheel.config import reference as ref
 from varwheel.config.load import known_settings, load_pyproject
 from varwheel.config.model import ENVIRONMENT, ExtModule, ToolConfig
@@ -151,6 +152,17 @@ def test_subcommand_documented(name: str) -> None:
 def test_subcommand_option_documented(name: str, option: str) -> None:
     body = section(reference(), f"`varwheel {name}`")
     assert f"`{option}`" in body, f"varwheel {name} {option} is not documented in its section"
+
+
+def test_source_suffixes_match_code() -> None:
+    """The ``sources`` details list the suffixes varwheel builds, then the ones it refuses."""
+    body = section(reference(), "`[[tool.varwheel.ext-modules]]`")
+    match = re.search(r"^- \*\*`sources`\*\*:(.*?)^- ", body, re.MULTILINE | re.DOTALL)
+    assert match, "no sources bullet in the ext-modules details"
+    built, _, refused = match.group(1).partition("Objective-C")
+    suffixes = r"`(\.[^`]+)`"
+    assert set(re.findall(suffixes, built)) == {s for s in SOURCE_LANGUAGES if source_language("x" + s)}
+    assert set(re.findall(suffixes, refused)) == {s for s in SOURCE_LANGUAGES if not source_language("x" + s)}
 
 
 def test_relative_links_resolve() -> None:

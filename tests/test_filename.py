@@ -1,9 +1,10 @@
-"""Wheel filenames with variant labels: the T1 vectors of the variants digest."""
+"""Wheel filenames with variant labels (PEP 825): building, parsing and escaping."""
 
 from __future__ import annotations
 
 import pytest
 
+from varwheel._names import canonical_name
 from varwheel.errors import VarwheelError
 from varwheel.wheel.filename import WheelName, escape_name, escape_version
 
@@ -92,3 +93,11 @@ def test_compressed_tags_expand() -> None:
 def test_escaping() -> None:
     assert escape_name("Foo.Bar-baz") == "foo_bar_baz"
     assert escape_version("1.0-rc1") == "1.0rc1"
+
+
+@pytest.mark.parametrize("name", ["Foo.Bar-baz", "a__b", "A-_.-B", "x86-64-variant-provider", "pkg", "Zope.Interface"])
+def test_canonical_name_is_packagings(name: str) -> None:
+    """varwheel's one name normaliser (every stage uses it) agrees with packaging's."""
+    from packaging.utils import canonicalize_name
+
+    assert canonical_name(name) == canonicalize_name(name)

@@ -21,7 +21,7 @@ def test_captures_output_and_feeds_stdin() -> None:
 
 def test_failure_names_the_action_and_shows_the_output() -> None:
     with pytest.raises(VarwheelError) as info:
-        run(["sh", "-c", "echo broken >&2; exit 3"], stage="compile", what="compile src/x.c")
+        run(["sh", "-c", "echo broken >&2; exit 3"], what="compile src/x.c")
     text = info.value.render()
     assert "compile src/x.c" in text and "exit code 3" in text and "broken" in text
     assert run(["sh", "-c", "exit 3"], check=False).returncode == 3

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from varwheel import pipeline
 from varwheel.config.model import BuildOptions, ExtModule, SdistConfig, Settings, ToolConfig
 from varwheel.errors import ConfigError
 from varwheel.sources import sdist_sources, wheel_sources
@@ -252,6 +253,18 @@ TREE = {
     "tests/test_a.py": "",
     "scratch.log": "",
 }
+
+
+def test_sdist_leaves_out_the_editable_build_dir_the_pipeline_uses(tmp_path: Path) -> None:
+    """One definition (varwheel._builddir) for where editable builds go and what the sdist skips."""
+    s = settings(tmp_path, sdist=SdistConfig(include=("build",)))  # asks for build/ on purpose
+    build_dir = pipeline.editable_build_dir(s)
+    make(tmp_path, {"pyproject.toml": "", "src/my_proj/__init__.py": "", "build/notes.txt": ""})
+    (build_dir / "lib").mkdir(parents=True)
+    (build_dir / "lib" / "x.so").write_text("")
+    assert build_dir.parent == tmp_path / "build" and build_dir.name.startswith("varwheel-editable-")
+    files = rels(sdist_sources(s, ["pyproject.toml"]))
+    assert files == ["build/notes.txt", "pyproject.toml", "src/my_proj/__init__.py"]
 
 
 def test_sdist_outside_git(tmp_path: Path) -> None:

@@ -78,7 +78,6 @@ def check_member_name(name: str, archive: str) -> None:
     if problem is not None:
         raise VarwheelError(
             f"refusing to write {problem}: {name!r}",
-            stage="archive",
             subject=archive,
         )
 

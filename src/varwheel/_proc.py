@@ -203,7 +203,6 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     check: bool = True,
-    stage: str = "",
     what: str = "",
     stdin: str | None = None,
     on_start: Callable[[], None] | None = None,
@@ -237,12 +236,11 @@ def run(
     except FileNotFoundError:
         raise VarwheelError(
             f"program not found: {argv[0]}",
-            stage=stage,
             subject=label,
             hint="is it installed and on PATH?",
         ) from None
     except PermissionError as exc:
-        raise VarwheelError(f"cannot execute {argv[0]}: {exc.strerror}", stage=stage, subject=label) from None
+        raise VarwheelError(f"cannot execute {argv[0]}: {exc.strerror}", subject=label) from None
     data = None if stdin is None else stdin.encode("utf-8")
     with _live_lock:
         _live.add(proc)
@@ -250,7 +248,7 @@ def run(
     if stopping:
         _kill_group(proc)  # started while the build was being stopped: it must not run on
     try:
-        return _finish(proc, argv, label, data, timeout=timeout, check=check, stage=stage, on_start=on_start)
+        return _finish(proc, argv, label, data, timeout=timeout, check=check, on_start=on_start)
     finally:
         with _live_lock:
             _live.discard(proc)
@@ -264,7 +262,6 @@ def _finish(
     *,
     timeout: float | None,
     check: bool,
-    stage: str,
     on_start: Callable[[], None] | None,
 ) -> ProcResult:
     import subprocess
@@ -290,7 +287,6 @@ def _finish(
                 proc.wait()
                 raise VarwheelError(
                     f"timed out after {timeout:g} s",
-                    stage=stage,
                     subject=label,
                     extra="command: " + command_line(argv),
                 )
@@ -308,7 +304,6 @@ def _finish(
     if check and proc.returncode != 0:
         raise VarwheelError(
             f"failed with {exit_description(proc.returncode)}",
-            stage=stage,
             subject=label,
             extra="command: " + command_line(argv) + ("\n" + result.output if result.output else ""),
         )

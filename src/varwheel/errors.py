@@ -1,7 +1,7 @@
 """The one error type every stage raises.
 
-Each error knows which stage raised it, what it is about (a file, a dotted key, a config
-setting, a property) and what went wrong. The hook boundary renders it as one line:
+Each error knows what it is about (a file, a dotted key, a config setting, a property) and
+what went wrong. The hook boundary renders it as one line:
 ``varwheel: error: <subject>: <detail> (<hint>)``, followed by ``extra`` (for example a
 compiler's own output) when present.
 """
@@ -25,13 +25,11 @@ class VarwheelError(Exception):
         self,
         detail: str,
         *,
-        stage: str = "",
         subject: str = "",
         hint: str = "",
         extra: str = "",
     ) -> None:
         self.detail = detail
-        self.stage = stage
         self.subject = subject
         self.hint = hint
         self.extra = extra
@@ -53,7 +51,7 @@ class VarwheelError(Exception):
         return out
 
 
-def from_os_error(exc: OSError, *, stage: str = "") -> VarwheelError:
+def from_os_error(exc: OSError) -> VarwheelError:
     """An OSError that escaped a stage, as one line naming the path and what the OS said
     (ENOSPC, EACCES, EROFS, ENAMETOOLONG, ELOOP, a file that vanished mid-build, ...)."""
     import errno
@@ -67,16 +65,14 @@ def from_os_error(exc: OSError, *, stage: str = "") -> VarwheelError:
         errno.ENAMETOOLONG: "the path is longer than the file system allows",
         errno.ELOOP: "a symlink points (through others) back to itself",
     }
-    return VarwheelError(
-        what, stage=stage, subject=" -> ".join(names) or "operating system", hint=hints.get(exc.errno or 0, "")
-    )
+    return VarwheelError(what, subject=" -> ".join(names) or "operating system", hint=hints.get(exc.errno or 0, ""))
 
 
 class ConfigError(VarwheelError):
     """pyproject.toml or config_settings is wrong."""
 
     def __init__(self, detail: str, *, subject: str = "", hint: str = "") -> None:
-        super().__init__(detail, stage="config", subject=subject, hint=hint)
+        super().__init__(detail, subject=subject, hint=hint)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

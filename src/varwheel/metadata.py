@@ -201,7 +201,7 @@ def build_metadata(settings: Settings) -> CoreMetadata:
             str(exc), subject="pyproject.toml: project", hint="an error because of -C strict-metadata=true"
         ) from None
     except Exception as exc:  # ExceptionGroup from all_errors, or unexpected validation failures
-        raise VarwheelError(str(exc), stage="metadata", subject="pyproject.toml: project") from None
+        raise VarwheelError(str(exc), subject="pyproject.toml: project") from None
     for warning in caught:  # what the standard still allows: said, not refused
         if issubclass(warning.category, pyproject_metadata.errors.ConfigurationWarning):
             _log.warn(f"pyproject.toml: project: {warning.message}")

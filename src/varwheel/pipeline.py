@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from . import __version__, _log
+from . import __version__, _builddir, _log
 from .config import load_settings
 from .config.model import AuditConfig, CompileFlags, Settings, VariantConfig, VariantRequest
 
@@ -81,7 +81,7 @@ def _resolve_variant(settings: Settings, vconfig: Any, vrequest: Any) -> Any:
     from .variants import resolve_variant
 
     _log.info("varwheel: resolving variant")
-    return resolve_variant(vconfig, vrequest, project_root=settings.root)
+    return resolve_variant(vconfig, vrequest)
 
 
 # ---------------------------------------------------------------------------------- tags
@@ -156,8 +156,7 @@ def dist_info_name(meta: CoreMetadata) -> str:
 def editable_build_dir(settings: Settings) -> Path:
     if settings.options.build_dir is not None:
         return settings.options.build_dir
-    abi = interpreter_tags()[1]
-    return settings.root / "build" / f"varwheel-editable-{abi}"
+    return _builddir.editable_build_dir(settings.root, interpreter_tags()[1])
 
 
 # ---------------------------------------------------------------------------------- hooks
@@ -353,7 +352,6 @@ def build_wheel_result(
                 prep.audit,
                 x86_64_level=level,
                 variant_providers=variant.providers if variant is not None else (),
-                work_dir=work / "audit",
                 on_repaired=lambda paths: fills.append(cache.fill(paths, ZIP_LEVEL)),
             )
         for fill in fills:

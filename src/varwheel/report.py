@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _log
+from ._x86 import describe, level_name, level_number
 from .pipeline import WheelResult
 
 
@@ -28,7 +29,7 @@ class Row:
     def claims(self) -> int | None:
         r = self.result
         if r.x86_64_level is not None:
-            return int(r.x86_64_level[1:])
+            return level_number(r.x86_64_level)
         return 1 if self.uses is not None else None  # a wheel without a level promises the baseline
 
 
@@ -73,8 +74,8 @@ class Summary:
             r = row.result
             isa = "-"
             if row.uses is not None or row.claims is not None:
-                uses = f"v{row.uses}" if row.uses is not None else "?"
-                isa = f"{uses} / v{row.claims}" if row.claims is not None else uses
+                uses = level_name(row.uses) if row.uses is not None else "?"
+                isa = f"{uses} / {level_name(row.claims)}" if row.claims is not None else uses
             body.append(
                 (
                     r.filename,
@@ -102,16 +103,15 @@ class Summary:
                 continue
             name = r.label if r.label is not None else "the non-variant wheel"
             if uses < claims:
-                newest = "baseline x86-64 (v1)" if uses == 1 else f"x86-64-v{uses}"
                 notes.append(
-                    f"{name}: the label claims x86-64-v{claims}, but the code uses nothing newer than "
-                    f"{newest}: the compiler emitted no x86-64-v{claims} instructions, so this wheel "
+                    f"{name}: the label claims {describe(claims)}, but the code uses nothing newer than "
+                    f"{describe(uses)}: the compiler emitted no {describe(claims)} instructions, so this wheel "
                     "gains nothing over a lower level"
                 )
             elif uses > claims:
                 warnings.append(
-                    f"{name}: the code uses x86-64-v{uses} instructions but the wheel claims only "
-                    f"x86-64-v{claims}; unless it checks the CPU at run time, it fails on older CPUs"
+                    f"{name}: the code uses {describe(uses)} instructions but the wheel claims only "
+                    f"{describe(claims)}; unless it checks the CPU at run time, it fails on older CPUs"
                 )
         return notes, warnings
 

@@ -23,19 +23,16 @@ from pathlib import Path
 from typing import Callable
 
 from . import _glob, _log, _proc
+from ._builddir import in_editable_build_dir
+from ._names import escape_name
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
-from .wheel.filename import canonical_name
-
-STAGE = "sources"
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
 # never shipped from inside a package, and never part of an sdist
 CACHE_DIRS = frozenset({"__pycache__", ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 # top-level directories that hold build outputs (sdist fallback only)
 OUTPUT_DIRS = frozenset({"build", "dist"})
-# where the editable pipeline keeps its build trees by default: build/varwheel-editable-<abi>/
-EDITABLE_BUILD_PREFIX = ("build", "varwheel-editable")
 
 _BYTECODE_SUFFIXES = (".pyc", ".pyo")
 _OBJECT_SUFFIXES = (".o", ".obj")
@@ -117,7 +114,7 @@ class _Walker:
         try:
             entries = sorted(os.scandir(top), key=lambda e: e.name)
         except OSError as exc:
-            raise VarwheelError(f"cannot list directory: {exc.strerror}", stage=STAGE, subject=self.rel(top)) from None
+            raise VarwheelError(f"cannot list directory: {exc.strerror}", subject=self.rel(top)) from None
         for entry in entries:
             rel = f"{rel_top}/{entry.name}" if rel_top else entry.name
             path = top / entry.name
@@ -177,7 +174,7 @@ def _excluded(rel: str, patterns: Sequence[str]) -> bool:
 
 def import_name(project_name: str) -> str:
     """The import name the project's package is expected to have."""
-    return canonical_name(project_name).replace("-", "_")
+    return escape_name(project_name)
 
 
 def _candidates(root: Path, name: str) -> list[Path]:
@@ -306,7 +303,7 @@ def _git_files(root: Path) -> tuple[list[str], list[str]] | None:
     if git is None:
         _log.detail("sdist: git not found, taking the whole project tree")
         return None
-    probe = _proc.run([git, "rev-parse", "--is-inside-work-tree"], cwd=root, check=False, stage=STAGE, what="git")
+    probe = _proc.run([git, "rev-parse", "--is-inside-work-tree"], cwd=root, check=False, what="git")
     if probe.returncode != 0:
         if "not a git repository" not in probe.stderr:
             _log.warn(
@@ -318,7 +315,7 @@ def _git_files(root: Path) -> tuple[list[str], list[str]] | None:
         return None
 
     def ls(*flags: str) -> list[str]:
-        out = _proc.run([git, "ls-files", "-z", *flags], cwd=root, stage=STAGE, what="git ls-files").stdout
+        out = _proc.run([git, "ls-files", "-z", *flags], cwd=root, what="git ls-files").stdout
         return [p for p in out.split("\0") if p]
 
     tracked = ls("--cached")
@@ -362,8 +359,7 @@ def sdist_sources(settings: Settings, extra_paths: Sequence[str] = ()) -> tuple[
             own_build.append(real_build.relative_to(walker.real_root).as_posix())
 
     def in_own_build(rel: str) -> bool:
-        top, _, rest = rel.partition("/")
-        if top == EDITABLE_BUILD_PREFIX[0] and rest.startswith(EDITABLE_BUILD_PREFIX[1]):
+        if in_editable_build_dir(rel):
             return True
         return any(rel == b or rel.startswith(b + "/") for b in own_build)
 

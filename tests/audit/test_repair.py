@@ -118,7 +118,7 @@ def test_inner_library_isa_level_is_checked(wheels, tmp_path: Path) -> None:
 
 def test_audit_staged_api_in_place(wheels, tmp_path: Path) -> None:
     staged = unpack_wheel(wheels("yamldemo"), tmp_path / "tree")
-    new, report = audit_staged(staged, AuditConfig(), x86_64_level=None, work_dir=tmp_path / "w")
+    new, report = audit_staged(staged, AuditConfig(), x86_64_level=None)
     assert new.name.platform == "manylinux2014_x86_64.manylinux_2_17_x86_64"
     assert report.overall_tag == "manylinux_2_17_x86_64" and report.isa_level == "v1"
     assert dict(report.grafted)["libyaml-0.so.2"].startswith("yamldemo.libs/libyaml-0-")
@@ -127,9 +127,9 @@ def test_audit_staged_api_in_place(wheels, tmp_path: Path) -> None:
     # repair = false: check and tag only -> refuses because libyaml would have to be grafted
     staged = unpack_wheel(wheels("yamldemo"), tmp_path / "tree2")
     with pytest.raises(VarwheelError, match=r"libyaml-0\.so\.2"):
-        audit_staged(staged, AuditConfig(repair=False), x86_64_level=None, work_dir=tmp_path)
+        audit_staged(staged, AuditConfig(repair=False), x86_64_level=None)
     staged = unpack_wheel(wheels("zdemo"), tmp_path / "tree3")
-    new, report = audit_staged(staged, AuditConfig(repair=False), x86_64_level=None, work_dir=tmp_path)
+    new, report = audit_staged(staged, AuditConfig(repair=False), x86_64_level=None)
     assert new.name.platform == "manylinux1_x86_64.manylinux_2_5_x86_64"
 
 

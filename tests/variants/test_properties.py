@@ -1,4 +1,4 @@
-"""Property grammar, labels, hash labels, filenames: digest §10 T1-T3, T11."""
+"""Property grammar, labels, hash labels, filenames (PEP 825)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from varwheel.config.properties import (
 from varwheel.errors import ConfigError, VarwheelError
 from varwheel.wheel.filename import WheelName
 
-# -- T1 ------------------------------------------------------------------------------------
+# -- filenames -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_t1_label_length() -> None:
         check_label("12345678901234567", "x")
 
 
-# -- T2 ------------------------------------------------------------------------------------
+# -- hash labels and label rules -----------------------------------------------------------
 
 P = parse_property
 
@@ -150,7 +150,7 @@ def test_t2_label_validation() -> None:
         check_label("x86-64", "x")
 
 
-# -- T3 ------------------------------------------------------------------------------------
+# -- property grammar ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["x86_64::level::v3", " x86_64 :: level :: v3 ", "x86_64  ::level:: v3"])
@@ -181,7 +181,7 @@ def test_t3_valid_values() -> None:
     assert parse_property("aarch64 :: version :: 8.3a")[2] == "8.3a"
 
 
-# -- T6 ------------------------------------------------------------------------------------
+# -- value sets ----------------------------------------------------------------------------
 
 
 def test_t6_value_sets() -> None:
@@ -194,7 +194,7 @@ def test_t6_value_sets() -> None:
         properties_from_dict({"nvidia": {"sm_arch": []}}, "variants.x")
 
 
-# -- T11 -----------------------------------------------------------------------------------
+# -- default plugin-api --------------------------------------------------------------------
 
 
 def test_t11_default_plugin_api() -> None:

@@ -112,7 +112,7 @@ def plugin_project(**overrides: Any) -> dict[str, Any]:
 def resolve(pyproject: dict[str, Any], settings: dict[str, Any], tmp_path: Path) -> VariantResult:
     config, request = parse_variant_config(pyproject, {"provider-isolation": "false", **settings})
     assert config is not None and request is not None
-    return resolve_variant(config, request, project_root=tmp_path, cache_dir=tmp_path / "cache")
+    return resolve_variant(config, request, cache_dir=tmp_path / "cache")
 
 
 def test_resolve_static_variant_needs_no_plugin(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Whole-wheel analysis: which ELFs, their dependency trees, and the policy verdicts (digest §3-§6)."""
+"""Whole-wheel analysis: which ELFs, their dependency trees, and the policy verdicts (whitelist,
+symbol versions, blacklist, ISA level), as docs/auditing.md describes them."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from . import platform as plat
 from .elf import ElfInfo, is_elf_file, is_loader, read_elf
 from .policy import Policy, PolicySet, policy_set, split_version
 from .resolve import LIBPYTHON_RE, Excludes, SearchConfig, Tree, build_tree, is_inside
-
-LEVEL_NAMES = {1: "x86-64 baseline (v1)", 2: "x86-64-v2", 3: "x86-64-v3", 4: "x86-64-v4"}
 
 
 @dataclass
@@ -97,7 +96,8 @@ def _merge(dst: dict[str, ExternalRefs], src: Mapping[str, ExternalRefs]) -> Non
 
 
 def external_refs(tree: Tree, policies: PolicySet, root: str) -> dict[str, ExternalRefs]:
-    """Per policy: the libraries ``tree`` would need grafted, and its blacklisted imports (§5)."""
+    """Per policy: the libraries ``tree`` would need grafted (needed, directly or through others,
+    and neither whitelisted nor inside the wheel), and its imports of blacklisted symbols."""
     android = policies.libc == "android"
 
     def keep(lib: str, whitelist: frozenset[str]) -> bool:
@@ -186,14 +186,12 @@ def analyze(
                 # wheel would fail at import, so it is not a "pure wheel"
                 raise VarwheelError(
                     "named like a shared library but is not an ELF file (empty, text or damaged)",
-                    stage="audit",
                     subject=arcname,
                 )
             continue
         if arcname.startswith(purelib):
             raise VarwheelError(
                 "shared library in purelib: a wheel with compiled code must put it in platlib",
-                stage="audit",
                 subject=arcname,
                 hint="move it out of .data/purelib",
             )
@@ -211,7 +209,6 @@ def analyze(
         elif info.arch != wheel_arch:
             raise VarwheelError(
                 f"ELF file for {info.arch}, but the wheel is for {wheel_arch}",
-                stage="audit",
                 subject=arcname,
                 hint=f"platform tag {name.platform}",
             )
@@ -345,17 +342,18 @@ def _level(info: ElfInfo, subject: str) -> int:
     try:
         return info.isa_level
     except ValueError as exc:
-        raise VarwheelError(str(exc), stage="audit", subject=subject) from None
+        raise VarwheelError(str(exc), subject=subject) from None
 
 
 class NonPlatformWheel(VarwheelError):
     def __init__(self, wheel: str, arch: str | None) -> None:
         what = f"no ELF file for {arch}" if arch else "no ELF file"
-        super().__init__(f"not a platform wheel: {what} in it", stage="audit", subject=wheel)
+        super().__init__(f"not a platform wheel: {what} in it", subject=wheel)
 
 
 def _fixup_trees(trees: dict[str, Tree], elfs: Mapping[str, WheelElf]) -> None:
-    """Non-extension ELFs with unresolved needs borrow resolutions from a tree that loads them (§4.4)."""
+    """A library in the wheel whose own run paths leave needs unresolved takes their resolutions
+    from a fully resolved tree that loads it: at run time it is loaded as part of that tree."""
     resolved = [t for t in trees.values() if t.fully_resolved()]
     for arcname, tree in trees.items():
         if elfs[arcname].is_extension or tree.fully_resolved():

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _log
+from .._x86 import LEVELS, level_name
 from ..config.model import ISA_CHOICES, STRIP_CHOICES, AuditConfig
 from ..errors import VarwheelError
 from ..wheel.archive import ZIP_LEVEL, write_wheel
@@ -80,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     r.add_argument(
         "--x86-64-level",
-        choices=("v1", "v2", "v3", "v4"),
+        choices=LEVELS,
         default=None,
         help="allowed level (default: the variant's x86_64 :: level, else v1)",
     )
@@ -116,9 +117,7 @@ def variant_level(staged: StagedWheel) -> str | None:
         data = json.loads(path.read_text("utf-8"))
         props = data["variants"][staged.name.label]
     except (ValueError, KeyError, TypeError):
-        raise VarwheelError(
-            "unreadable variant.json", stage="audit", subject=f"{staged.name.dist_info}/variant.json"
-        ) from None
+        raise VarwheelError("unreadable variant.json", subject=f"{staged.name.dist_info}/variant.json") from None
     levels = props.get("x86_64", {}).get("level", []) if isinstance(props, dict) else []
     return max(levels) if levels else None
 
@@ -209,7 +208,7 @@ def code_level(staged: StagedWheel) -> str | None:
         level = used_level(path)
         if level is not None:
             levels.append(level)
-    return f"v{max(levels)}" if levels else None
+    return level_name(max(levels)) if levels else None
 
 
 def _audit_main(args: argparse.Namespace) -> int:
@@ -253,12 +252,11 @@ def _repair_main(args: argparse.Namespace) -> int:
             _log.info(f"{args.wheel.name}: nothing to repair: the wheel contains no ELF files")
             return 0
         level = args.x86_64_level or variant_level(staged)
-        repaired, _rep = audit_staged(staged, cfg, x86_64_level=level, work_dir=Path(tmp) / "work")
+        repaired, _rep = audit_staged(staged, cfg, x86_64_level=level)
         target = args.wheel_dir / repaired.name.filename
         if target.exists() and os.path.samefile(target, args.wheel):
             raise VarwheelError(
                 "the repaired wheel has the same name as its input and would overwrite it",
-                stage="audit",
                 subject=str(args.wheel),
                 hint="write it to another directory (-w DIR)",
             )

@@ -156,7 +156,7 @@ def read_elf(path: Path | str, *, subject: str | None = None) -> ElfInfo:
     try:
         st = os.stat(real)
     except OSError as exc:
-        raise VarwheelError(f"cannot read: {exc.strerror}", stage="audit", subject=subject or str(path)) from None
+        raise VarwheelError(f"cannot read: {exc.strerror}", subject=subject or str(path)) from None
     key = (real, st.st_size, st.st_mtime_ns)
     hit = _cache.get(key)
     if hit is not None:
@@ -165,9 +165,7 @@ def read_elf(path: Path | str, *, subject: str | None = None) -> ElfInfo:
         with open(real, "rb") as fh:
             info = _parse(fh, str(path), st.st_size)
     except ElfFormatError as exc:
-        raise VarwheelError(
-            f"corrupt or truncated ELF file: {exc}", stage="audit", subject=subject or str(path)
-        ) from None
+        raise VarwheelError(f"corrupt or truncated ELF file: {exc}", subject=subject or str(path)) from None
     _cache[key] = info
     return info
 

@@ -172,7 +172,7 @@ def edit_file(path: Path, edits: Edits, *, subject: str | None = None) -> bool:
             st = os.fstat(fh.fileno())
             data = fh.read(st.st_size)
     except OSError as exc:
-        raise VarwheelError(f"cannot read: {exc.strerror}", stage="audit", subject=subject) from None
+        raise VarwheelError(f"cannot read: {exc.strerror}", subject=subject) from None
     new = rewrite(data, edits, subject=subject)
     if new is None:
         return False
@@ -180,7 +180,7 @@ def edit_file(path: Path, edits: Edits, *, subject: str | None = None) -> bool:
         with atomic_output(path, durable=False, mode=st.st_mode & 0o7777) as out:
             out.write(new)
     except OSError as exc:
-        raise VarwheelError(f"cannot write: {exc.strerror}", stage="audit", subject=subject) from None
+        raise VarwheelError(f"cannot write: {exc.strerror}", subject=subject) from None
     return True
 
 
@@ -189,12 +189,10 @@ def rewrite(data: bytes, edits: Edits, *, subject: str = "ELF file") -> bytes | 
     try:
         return _Editor(data).apply(edits)
     except ElfFormatError as exc:
-        raise VarwheelError(f"cannot edit ELF file: {exc}", stage="audit", subject=subject) from None
+        raise VarwheelError(f"cannot edit ELF file: {exc}", subject=subject) from None
     except (struct.error, OverflowError, ValueError, IndexError) as exc:
         # A value that does not fit its field or a table that does not parse: malformed input.
-        raise VarwheelError(
-            f"cannot edit ELF file: malformed structure ({exc})", stage="audit", subject=subject
-        ) from None
+        raise VarwheelError(f"cannot edit ELF file: malformed structure ({exc})", subject=subject) from None
 
 
 def _align(value: int, alignment: int) -> int:

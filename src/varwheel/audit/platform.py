@@ -95,7 +95,7 @@ def host_musl_version() -> str | None:
     if not loaders:
         return None
     try:
-        res = _proc.run([loaders[0]], check=False, stage="audit", timeout=10)
+        res = _proc.run([loaders[0]], check=False, timeout=10)
     except VarwheelError:
         return None
     m = re.search(r"Version (\d+)\.(\d+)", res.stderr)

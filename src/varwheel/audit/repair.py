@@ -1,4 +1,5 @@
-"""Repair the staged tree: graft external libraries, rewrite DT_NEEDED and run paths (digest §7)."""
+"""Repair the staged tree: graft external libraries, rewrite DT_NEEDED and run paths (what
+``auditwheel repair`` does; see docs/auditing.md)."""
 
 from __future__ import annotations
 
@@ -179,7 +180,6 @@ def repair(
             if real is None:
                 raise VarwheelError(
                     f"required library {soname} could not be located",
-                    stage="audit",
                     subject=arcname,
                     hint="install it, add its directory to tool.varwheel.audit.library-dirs, "
                     "or list it in tool.varwheel.audit.exclude",
@@ -188,7 +188,6 @@ def repair(
                 raise VarwheelError(
                     f"needs {soname}, which must never be vendored into a wheel (it belongs to the user's "
                     "system: GPU driver / C library)",
-                    stage="audit",
                     subject=arcname,
                     hint=f"add {soname!r} to tool.varwheel.audit.exclude (-C audit.exclude={soname})",
                 )
@@ -301,6 +300,6 @@ def repair(
         targets = [p for p in patcher.edits] + [Path(d) for _n, d in soname_map.values()]
         flag = "-g" if strip == "debug" else "-s"
         for t in dict.fromkeys(targets):
-            _proc.run(["strip", flag, str(t)], stage="audit", what=f"strip {subjects.get(t, t.name)}")
+            _proc.run(["strip", flag, str(t)], what=f"strip {subjects.get(t, t.name)}")
     patcher.apply(subjects, jobs=jobs)
     return res

@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analyze import LEVEL_NAMES, Analysis
+from .._x86 import level_name, newest
+from .analyze import Analysis
 from .policy import Policy, split_version
 
 
@@ -156,8 +157,9 @@ class AuditReport:
         return "\n".join(lines)
 
     def variant_x86_64_level(self) -> str | None:
-        levels = [p.rsplit("::", 1)[1].strip() for p in self.variant_properties if p.startswith("x86_64 :: level ::")]
-        return max(levels) if levels else None
+        return newest(
+            p.rsplit("::", 1)[1].strip() for p in self.variant_properties if p.startswith("x86_64 :: level ::")
+        )
 
 
 def pinned_by(analysis: Analysis, overall: Policy) -> str | None:
@@ -220,8 +222,8 @@ def report_from(
     level = None
     isa_files: tuple[tuple[str, str], ...] = ()
     if pols.arch == "x86_64":
-        level = f"v{analysis.max_isa_level}"
-        isa_files = tuple((f.subject, f"v{f.level}") for f in analysis.isa_findings if f.level > 1)
+        level = level_name(analysis.max_isa_level)
+        isa_files = tuple((f.subject, level_name(f.level)) for f in analysis.isa_findings if f.level > 1)
     exec_stack = tuple(a for a, we in analysis.elfs.items() if we.info.exec_stack and we.info.e_type == 3)
     return AuditReport(
         wheel=analysis.name.filename,
@@ -244,4 +246,4 @@ def report_from(
     )
 
 
-__all__ = ["LEVEL_NAMES", "AuditReport", "Vendored", "pinned_by", "report_from"]
+__all__ = ["AuditReport", "Vendored", "pinned_by", "report_from"]

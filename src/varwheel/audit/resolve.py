@@ -1,6 +1,7 @@
 """Dependency resolution like the dynamic loader, by reading files only (no ``ldd``).
 
-Search order for a needed soname (auditwheel-compatible, see the digest §4.1):
+Search order for a needed soname (auditwheel-compatible: tests/audit/test_agreement.py compares
+the verdicts with auditwheel 6.8.2's):
 inherited RPATH (top-level ELF) → own RPATH (unless own RUNPATH) → own RUNPATH → environment →
 inherited RUNPATH → ld.so.conf (+ default dirs) → the interpreter's directory.
 """

@@ -144,7 +144,7 @@ def _owners_from_dpkg(paths: list[str]) -> dict[str, str]:
         for v in _path_variants(p):
             wanted[v] = p
     try:
-        res = _proc.run(["dpkg", "-S", *wanted], check=False, stage="audit", timeout=60)
+        res = _proc.run(["dpkg", "-S", *wanted], check=False, timeout=60)
     except VarwheelError:
         return {}
     owner: dict[str, str] = {}
@@ -163,7 +163,6 @@ def _versions_from_dpkg_query(names: list[str]) -> dict[str, tuple[str, str]]:
         q = _proc.run(
             ["dpkg-query", "-W", "-f", "${binary:Package} ${Version} ${Architecture}\\n", *names],
             check=False,
-            stage="audit",
             timeout=60,
         )
     except VarwheelError:

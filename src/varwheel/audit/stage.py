@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import _log
+from .._x86 import LEVELS, describe, level_name, level_number
 from ..config.model import AuditConfig
 from ..errors import VarwheelError
 from ..wheel.filename import WheelName
 from ..wheel.staging import StagedWheel
-from .analyze import LEVEL_NAMES, Analysis, NonPlatformWheel, analyze
+from .analyze import Analysis, NonPlatformWheel, analyze
 from .platform import split_platform
 from .policy import Policy, split_version
 from .repair import RepairResult, repair
@@ -20,8 +21,6 @@ from .resolve import Excludes
 from .sbom import SBOM_NAME, make_sbom
 
 __all__ = ["audit_staged", "has_elf", "new_platform", "show", "warm_up"]
-
-_LEVELS = {"v1": 1, "v2": 2, "v3": 3, "v4": 4}
 
 
 def warm_up(config: AuditConfig) -> None:
@@ -76,14 +75,13 @@ def show(staged: StagedWheel, config: AuditConfig | None = None) -> AuditReport:
 def _level(value: str | None) -> int:
     if value is None:
         return 1
-    if value not in _LEVELS:
+    if value not in LEVELS:
         raise VarwheelError(
             f"unknown x86_64 level {value!r}",
-            stage="audit",
             subject="x86_64 :: level",
-            hint="expected v1, v2, v3 or v4",
+            hint=f"expected {', '.join(LEVELS[:-1])} or {LEVELS[-1]}",
         )
-    return _LEVELS[value]
+    return level_number(value)
 
 
 def _target(analysis: Analysis, config: AuditConfig) -> tuple[Policy | None, str | None]:
@@ -94,7 +92,6 @@ def _target(analysis: Analysis, config: AuditConfig) -> tuple[Policy | None, str
     if p is None or p.is_linux:
         raise VarwheelError(
             f"policy {config.plat!r} does not exist for this wheel ({pols.libc}, {pols.arch})",
-            stage="audit",
             subject="tool.varwheel.audit.plat",
             hint="available: " + ", ".join(pols.names()),
         )
@@ -141,31 +138,26 @@ def _refuse(analysis: Analysis, target: Policy, config: AuditConfig) -> None:
     if analysis.sym_policy.priority < target.priority:
         raise VarwheelError(
             _too_new(analysis, target),
-            stage="audit",
             subject=target.name,
             hint="build on an older distribution (e.g. the manylinux images) or choose a newer plat",
         )
     if analysis.ucs_policy.priority < target.priority:
-        raise VarwheelError(
-            "an extension uses UCS2 symbols (Python 2 narrow unicode)", stage="audit", subject=target.name
-        )
+        raise VarwheelError("an extension uses UCS2 symbols (Python 2 narrow unicode)", subject=target.name)
     if analysis.blacklist_policy.priority < target.priority:
         for arcname in sorted(analysis.refs_by_file):
             bl = analysis.refs_by_file[arcname][target.name].blacklist
             for lib, syms in sorted(bl.items()):
                 raise VarwheelError(
                     f"imports black-listed symbol(s) {', '.join(sorted(syms))} from {lib}, which {target.name} forbids",
-                    stage="audit",
                     subject=arcname,
                     hint="these are internal symbols that differ between systems",
                 )
-        raise VarwheelError(f"black-listed symbols prevent {target.name}", stage="audit")
+        raise VarwheelError(f"black-listed symbols prevent {target.name}")
     if config.isa_check == "error" and analysis.machine_policy.priority < target.priority:
         bad = [f for f in analysis.isa_findings if f.level > analysis.isa_allowed]
         f = bad[0] if bad else None
         raise VarwheelError(
-            f"needs {LEVEL_NAMES.get(f.level if f else 2)}, beyond the {pols.arch} baseline of {target.name}",
-            stage="audit",
+            f"needs {describe(f.level if f else 2)}, beyond the {pols.arch} baseline of {target.name}",
             subject=f.subject if f else target.name,
             hint="build it as an x86_64 :: level variant, or set tool.varwheel.audit.isa-check",
         )
@@ -178,24 +170,25 @@ def _check_isa(analysis: Analysis, config: AuditConfig, variant_level: str | Non
     if not bad:
         return []
     f = max(bad, key=lambda x: x.level)
-    what = f"needs {LEVEL_NAMES[f.level]} (GNU property note)"
+    what = f"needs {describe(f.level)} (GNU property note)"
     if variant_level is not None:
         detail = f"{what}, but the variant declares x86_64 :: level :: {variant_level}"
-        hint = f"build it as an x86_64 :: level :: v{f.level} variant or lower its -march"
+        hint = f"build it as an x86_64 :: level :: {level_name(f.level)} variant or lower its -march"
     else:
         detail = f"{what}, beyond the x86-64 baseline a non-variant wheel promises"
         hint = "build it as an x86_64 :: level variant or drop -march/-mneeded"
     if f.soname is not None:
         detail += f" (external library {f.soname})"
     if config.isa_check == "error":
-        raise VarwheelError(detail, stage="audit", subject=f.subject, hint=hint)
+        raise VarwheelError(detail, subject=f.subject, hint=hint)
     msg = f"{f.subject}: {detail}"
     _log.warn(msg)
     return [msg]
 
 
 def new_platform(name: WheelName, abis: list[str]) -> tuple[str, bool]:
-    """The filename platform field after adding ``abis`` (§8); and whether ``any`` was dropped."""
+    """The filename platform field after adding the policy tags ``abis`` (a ``linux_<arch>`` tag
+    they replace is removed, as auditwheel does), and whether ``any`` was dropped."""
     tags = name.platform.split(".")
     remove = None
     parts = split_platform(abis[0])
@@ -217,7 +210,6 @@ def audit_staged(
     config: AuditConfig,
     *,
     x86_64_level: str | None,
-    work_dir: Path,
     on_repaired: Callable[[list[Path]], object] | None = None,
     variant_providers: Sequence[tuple[str, str, Sequence[tuple[str, str]]]] = (),
 ) -> tuple[StagedWheel, AuditReport]:
@@ -253,7 +245,6 @@ def audit_staged(
         libs = ", ".join(sorted(analysis.refs[first.name].libs))
         raise VarwheelError(
             f"{first.name} needs these libraries grafted into the wheel: {libs}",
-            stage="audit",
             subject="tool.varwheel.audit.repair",
             hint="set repair = true, or exclude them",
         )
@@ -281,7 +272,6 @@ def audit_staged(
         if left:
             raise VarwheelError(
                 f"re-audit after repair still finds external libraries: {', '.join(sorted(left))}",
-                stage="audit",
                 subject=staged.name.filename,
             )
         verdict = after.show_policy
@@ -290,7 +280,6 @@ def audit_staged(
         ):
             raise VarwheelError(
                 f"re-audit after repair gives {verdict.name}, not {first.name}",
-                stage="audit",
                 subject=staged.name.filename,
             )
         analysis = after
@@ -325,7 +314,6 @@ def audit_staged(
     claims = x86_64_level or "v1"
     isa = f"; x86-64 level: the files' ISA notes need {rep.isa_level}, the wheel claims {claims}"
     _log.info(f"audit: {name.platform}" + (isa if rep.isa_level else ""))
-    del work_dir  # nothing scratch is needed: the tree is edited in place
     return staged.replace(name=name, root_is_purelib=purelib), rep
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from .. import _log, _proc
+from .._ext import limited_api_macro, limited_api_problem, limited_api_version, not_built, preprocessed, source_language
 from ..config.model import ExtModule
 from ..errors import VarwheelError
 from .cache import (
@@ -29,26 +30,15 @@ from .cache import (
 from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from
 from .model import BuildProducts, BuiltExtension, CompileRequest
-from .toolchain import STAGE, Command, Toolchain, tool_identity
+from .toolchain import Command, Toolchain, tool_identity
 
-C_SUFFIXES = (".c", ".m", ".s", ".S")
-CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".C", ".c++", ".mm", ".CC", ".CPP", ".cp")
 _OUT = "@OUT@"
 _OBJ = "@OBJ@"
 _DEP = "@DEP@"
-_LIMITED = re.compile(r"^cp3(\d+)$")
 _MISSING_HEADER = (
     re.compile(r"fatal error: ([^\n:]+): No such file or directory"),
     re.compile(r"fatal error: '([^'\n]+)' file not found"),
 )
-
-
-def source_language(source: str) -> str | None:
-    if source.endswith(CXX_SUFFIXES):
-        return "c++"
-    if source.endswith(C_SUFFIXES):
-        return "c"
-    return None
 
 
 def link_command(m: ExtModule, tc: Toolchain) -> Command:
@@ -107,7 +97,7 @@ class ObjectJob:
         self,
         module: ModulePlan,
         source: str,  # project-relative
-        lang: str,  # "c" | "c++"
+        lang: str,  # "c" | "c++" | "asm" (see _ext.SOURCE_LANGUAGES)
         argv_head: tuple[str, ...],  # the command up to (and without) "-o OUT"
         argv_tail: tuple[str, ...],  # after "-o OUT" (extra args), before the depfile options
         slot: str,
@@ -230,7 +220,6 @@ class _Builder:
             if m.name in names:
                 raise VarwheelError(
                     f"extension {m.name!r} is declared twice (also in {names[m.name].key})",
-                    stage=STAGE,
                     subject=f"{m.key}.name",
                 )
             names[m.name] = m
@@ -249,19 +238,14 @@ class _Builder:
         tag = m.py_limited_api
         if tag is None:
             return None
-        match = _LIMITED.match(tag)
-        if not match:
-            raise VarwheelError(
-                f'must be a CPython tag like "cp39", not {tag!r}',
-                stage=STAGE,
-                subject=f"{m.key}.py-limited-api",
-            )
-        wanted = (3, int(match.group(1)))
+        problem = limited_api_problem(tag)
+        if problem is not None:
+            raise VarwheelError(problem, subject=f"{m.key}.py-limited-api")
+        wanted = limited_api_version(tag)
         if wanted > self.tc.python_version:
             have = "{}.{}".format(*self.tc.python_version)
             raise VarwheelError(
                 f"{tag} needs Python {wanted[0]}.{wanted[1]} or newer, but the build runs Python {have}",
-                stage=STAGE,
                 subject=f"{m.key}.py-limited-api",
             )
         if self.tc.free_threaded:
@@ -278,14 +262,13 @@ class _Builder:
         dest = m.name.replace(".", "/") + suffix
 
         if not m.sources:
-            raise VarwheelError(f"module {m.name!r} has no sources", stage=STAGE, subject=f"{m.key}.sources")
+            raise VarwheelError(f"module {m.name!r} has no sources", subject=f"{m.key}.sources")
         langs: list[str] = []
         for n, src in enumerate(m.sources):
             lang = source_language(src)
             if lang is None:
                 raise VarwheelError(
-                    f"{src!r}: unknown source type (C: {', '.join(C_SUFFIXES)}; C++: {', '.join(CXX_SUFFIXES)})",
-                    stage=STAGE,
+                    not_built(src),
                     subject=f"{m.key}.sources[{n}]",
                 )
             langs.append(lang)
@@ -300,7 +283,7 @@ class _Builder:
         pp: list[str] = []
         macros = list(m.define_macros)
         if limited:
-            macros.append(("Py_LIMITED_API", f"0x03{int(limited[3:]):02X}0000"))
+            macros.append(("Py_LIMITED_API", limited_api_macro(limited)))
         macros += self.req.extra.define_macros
         for name, value in macros:
             pp.append(f"-D{name}" if value is None else f"-D{name}={value}")
@@ -341,9 +324,7 @@ class _Builder:
         argv = self.compile_argv(job, tmp, depfile if self.req.cache else None)
         self.say(label, argv)
         try:
-            res = _proc.run(
-                argv, cwd=self.root, check=False, stage=STAGE, what=f"compile {job.source}", on_start=self.started.set
-            )
+            res = _proc.run(argv, cwd=self.root, check=False, what=f"compile {job.source}", on_start=self.started.set)
             if res.returncode != 0:
                 raise self.compile_error(job, argv, res)
             if res.output:
@@ -360,13 +341,14 @@ class _Builder:
             try:
                 text = Path(depfile).read_text("utf-8", "surrogateescape")
             except OSError as exc:
-                raise VarwheelError(
-                    f"the compiler wrote no dependency file for {job.source} ({exc.strerror})",
-                    stage=STAGE,
-                    subject=job.module.module.key,
-                    hint="varwheel needs a gcc/clang compatible compiler (-MMD -MF)",
-                    extra="command: " + _proc.command_line(argv),
-                ) from None
+                if preprocessed(job.source) or not isinstance(exc, FileNotFoundError):
+                    raise VarwheelError(
+                        f"the compiler wrote no dependency file for {job.source} ({exc.strerror})",
+                        subject=job.module.module.key,
+                        hint="varwheel needs a gcc/clang compatible compiler (-MMD -MF)",
+                        extra="command: " + _proc.command_line(argv),
+                    ) from None
+                text = ""  # plain assembly: no preprocessor ran, so no dependency file either
             stored: list[str] = []
             for p in [*parse_depfile(text), job.source, *job.module.module.depends]:
                 s = self.hasher.stored_path(p)
@@ -378,7 +360,6 @@ class _Builder:
                 if st is None:
                     raise VarwheelError(
                         f"{s}: listed by the compiler as a dependency of {job.source} but unreadable",
-                        stage=STAGE,
                         subject=job.module.module.key,
                     )
                 deps.append(st)
@@ -408,7 +389,6 @@ class _Builder:
                 break
         return VarwheelError(
             f"compiling {job.source} for {job.module.module.name} failed with {_proc.exit_description(res.returncode)}",
-            stage=STAGE,
             subject=job.module.module.key,
             hint=hint,
             extra="command: " + _proc.command_line(argv) + ("\n" + res.output if res.output else ""),
@@ -451,13 +431,10 @@ class _Builder:
         real = tuple(tmp if a == _OUT else a for a in argv)
         self.say(label, real)
         try:
-            res = _proc.run(
-                real, cwd=self.root, check=False, stage=STAGE, what=f"link {plan.dest}", on_start=self.started.set
-            )
+            res = _proc.run(real, cwd=self.root, check=False, what=f"link {plan.dest}", on_start=self.started.set)
             if res.returncode != 0:
                 raise VarwheelError(
                     f"linking {plan.dest} for {plan.module.name} failed with {_proc.exit_description(res.returncode)}",
-                    stage=STAGE,
                     subject=plan.module.key,
                     extra="command: " + _proc.command_line(real) + ("\n" + res.output if res.output else ""),
                 )
@@ -468,7 +445,6 @@ class _Builder:
             if problem is not None:
                 raise VarwheelError(
                     f"the linker exited 0 but {problem}",
-                    stage=STAGE,
                     subject=f"{plan.module.key} ({plan.dest})",
                     extra="command: " + _proc.command_line(real),
                 )
@@ -594,7 +570,7 @@ class _Builder:
         if error is not None:
             raise error
         if self.cancel.is_set():
-            raise VarwheelError("compile cancelled", stage=STAGE)
+            raise VarwheelError("compile cancelled")
         order = [p.module.name for p in plans]
         return BuildProducts(
             extensions=tuple(built[n] for n in order if n in built),

@@ -12,7 +12,6 @@ from typing import Any
 
 from ..config.model import ExtModule
 from ..errors import VarwheelError
-from .toolchain import STAGE
 
 # bare names: module -> attribute path to call
 KNOWN: dict[str, str] = {
@@ -41,14 +40,12 @@ def _resolve_one(module: ExtModule, pos: int, entry: str) -> list[str]:
     except ImportError as exc:
         raise VarwheelError(
             f"entry {pos} ({entry!r}): cannot import {modname!r} ({exc})",
-            stage=STAGE,
             subject=subject,
             hint=f"add the package providing {modname!r} to build-system.requires in pyproject.toml",
         ) from None
     except Exception as exc:  # an import that crashes is still the package's problem
         raise VarwheelError(
             f"entry {pos} ({entry!r}): importing {modname!r} failed: {type(exc).__name__}: {exc}",
-            stage=STAGE,
             subject=subject,
         ) from None
 
@@ -59,7 +56,6 @@ def _resolve_one(module: ExtModule, pos: int, entry: str) -> list[str]:
         if not attrpath:
             raise VarwheelError(
                 f"entry {pos} ({entry!r}): module {modname!r} has no get_include() or include_dir()",
-                stage=STAGE,
                 subject=subject,
                 hint=f'name the function explicitly: "{modname}:function"',
             )
@@ -72,7 +68,6 @@ def _resolve_one(module: ExtModule, pos: int, entry: str) -> list[str]:
         except AttributeError:
             raise VarwheelError(
                 f"entry {pos} ({entry!r}): {walked} has no attribute {part!r}",
-                stage=STAGE,
                 subject=subject,
             ) from None
         walked += ("." if walked != modname else ":") + part
@@ -82,7 +77,6 @@ def _resolve_one(module: ExtModule, pos: int, entry: str) -> list[str]:
         except Exception as exc:
             raise VarwheelError(
                 f"entry {pos} ({entry!r}): calling {walked}() failed: {type(exc).__name__}: {exc}",
-                stage=STAGE,
                 subject=subject,
             ) from None
 
@@ -94,7 +88,6 @@ def _resolve_one(module: ExtModule, pos: int, entry: str) -> list[str]:
     else:
         raise VarwheelError(
             f"entry {pos} ({entry!r}): expected a path or a list of paths, got {type(obj).__name__}",
-            stage=STAGE,
             subject=subject,
         )
     dirs: list[str] = []
@@ -102,14 +95,12 @@ def _resolve_one(module: ExtModule, pos: int, entry: str) -> list[str]:
         if not isinstance(v, (str, os.PathLike)):
             raise VarwheelError(
                 f"entry {pos} ({entry!r}): expected a path, got {type(v).__name__}",
-                stage=STAGE,
                 subject=subject,
             )
         path = os.path.abspath(os.fsdecode(os.fspath(v)))
         if not os.path.isdir(path):
             raise VarwheelError(
                 f"entry {pos} ({entry!r}): include directory does not exist: {path}",
-                stage=STAGE,
                 subject=subject,
             )
         dirs.append(path)

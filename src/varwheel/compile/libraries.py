@@ -25,7 +25,7 @@ from .. import _proc
 from ..config.model import ExtModule
 from ..errors import VarwheelError
 from .engine import link_command
-from .toolchain import STAGE, Command, Toolchain
+from .toolchain import Command, Toolchain
 
 _lock = threading.Lock()
 _driver_dirs: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -48,7 +48,7 @@ def driver_search_dirs(driver: tuple[str, ...]) -> tuple[str, ...] | None:
         if driver in _driver_dirs:
             return _driver_dirs[driver]
     try:
-        res = _proc.run([*driver, "-print-search-dirs"], check=False, stage=STAGE, timeout=30)
+        res = _proc.run([*driver, "-print-search-dirs"], check=False, timeout=30)
     except VarwheelError:
         return None
     dirs: list[str] = []
@@ -90,7 +90,7 @@ def _links(cmd: Command, dirs: Sequence[str], lib: str, root: str) -> bool:
         out = os.path.join(tmp, "probe.so")
         argv = [*cmd.argv, *[f"-L{d}" for d in dirs], f"-l{lib}", "-o", out]
         try:
-            res = _proc.run(argv, cwd=root, check=False, stage=STAGE, timeout=60)
+            res = _proc.run(argv, cwd=root, check=False, timeout=60)
         except VarwheelError:
             return False
         return res.returncode == 0
@@ -118,7 +118,6 @@ def check_libraries(
                 continue
             raise VarwheelError(
                 f"library {lib!r} not found: no {' or '.join(names)} in " + (", ".join(existing) or "(no directory)"),
-                stage=STAGE,
                 subject=f"{m.key}.libraries[{n}]",
                 hint="install its development package (e.g. lib<name>-dev), or add its directory to library-dirs",
             )

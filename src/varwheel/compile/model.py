@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._ext import limited_api_version
 from ..config.model import CompileFlags, ExtModule
 
 
@@ -30,10 +31,6 @@ class BuiltExtension:
     limited_api: str | None  # "cp39" when built with Py_LIMITED_API
 
 
-def _limited_version(tag: str) -> tuple[int, int]:
-    return (int(tag[2]), int(tag[3:]))
-
-
 @dataclass(frozen=True)
 class BuildProducts:
     extensions: tuple[BuiltExtension, ...]
@@ -50,4 +47,4 @@ class BuildProducts:
         tags = [e.limited_api for e in self.extensions]
         if any(t is None for t in tags):
             return None
-        return max((t for t in tags if t is not None), key=_limited_version)
+        return max((t for t in tags if t is not None), key=limited_api_version)

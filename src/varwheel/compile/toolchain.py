@@ -31,7 +31,6 @@ from typing import Any
 
 from ..errors import VarwheelError
 
-STAGE = "compile"
 _C_ONLY_WARNINGS = frozenset({"-Wstrict-prototypes", "-Wimplicit-function-declaration", "-Wmissing-prototypes"})
 
 
@@ -62,7 +61,7 @@ def _split(value: str, what: str) -> list[str]:
     try:
         return shlex.split(value)
     except ValueError as exc:
-        raise VarwheelError(f"cannot parse {what} {value!r}: {exc}", stage=STAGE, subject=what) from None
+        raise VarwheelError(f"cannot parse {what} {value!r}: {exc}", subject=what) from None
 
 
 def drop_run_paths(argv: list[str]) -> list[str]:
@@ -228,7 +227,6 @@ def tool_identity(cmd: Command, path: str | None = None) -> str:
     if not cmd.argv:
         raise VarwheelError(
             f"{cmd.role} command is empty",
-            stage=STAGE,
             subject=cmd.origin,
         )
     parts: list[str] = []
@@ -238,7 +236,6 @@ def tool_identity(cmd: Command, path: str | None = None) -> str:
             if n == 0:
                 raise VarwheelError(
                     f"{cmd.role} {word!r} not found (looked up from {cmd.origin}: {cmd.text!r})",
-                    stage=STAGE,
                     subject="compiler",
                     hint=_missing_hint(cmd),
                 )

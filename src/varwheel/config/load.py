@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from .. import _glob
+from .._ext import limited_api_problem, not_built, source_language
 from .._paths import project_path_problem
 from ..errors import ConfigError, did_you_mean
 from .model import (
@@ -48,8 +49,6 @@ ConfigSettings = Mapping[str, Union[str, list[str], None]]
 RawSettings = Mapping[str, "list[str]"]
 
 _IDENT_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LIMITED = re.compile(r"^cp3(\d+)$")
-_SOURCE_SUFFIX = re.compile(r"\.(c|cc|cpp|cxx|cp|C|CC|CPP|c\+\+|s|S)$")
 
 
 def known_settings() -> tuple[str, ...]:
@@ -485,8 +484,8 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
         raise table.error("sources", f"module {name!r} has no sources")
     sources = _paths(table, "sources", root, glob=True, must_exist=True)
     for i, src in enumerate(sources):
-        if not _SOURCE_SUFFIX.search(src):
-            raise table.error(f"sources[{i}]", f"{src!r} is not a C, C++ or assembly source file")
+        if source_language(src) is None:
+            raise table.error(f"sources[{i}]", not_built(src))
     include_dirs = read.get("include_dirs", ())
     for i, d in enumerate(include_dirs):
         check_relative(table, f"include-dirs[{i}]", d, allow_absolute=True)
@@ -500,10 +499,9 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
     for i, d in enumerate(read.get("library_dirs", ())):
         check_relative(table, f"library-dirs[{i}]", d, allow_absolute=True)
     limited = read.get("py_limited_api", None)
-    if limited is not None:
-        m = _LIMITED.match(limited)
-        if not m or int(m.group(1)) < 2:
-            raise table.error("py-limited-api", f'must be a CPython tag like "cp39", not {limited!r}')
+    problem = limited_api_problem(limited) if limited is not None else None
+    if problem is not None:
+        raise table.error("py-limited-api", problem)
     for i, dep in enumerate(read.get("include_dirs_from", ())):
         if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$", dep):
             raise table.error(f"include-dirs-from[{i}]", f'{dep!r} must be a module name or "module:function"')

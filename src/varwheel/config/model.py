@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Tuple, Union
 
+from .._ext import LIMITED_API_PATTERN
 from .properties import Property, PropertySet
 from .spec import EnvVar, option
 
@@ -160,7 +161,7 @@ class ExtModule:
         default_text="none",
         setuptools="`py_limited_api=True` + `Py_LIMITED_API` + `bdist_wheel --py-limited-api`",
         doc="build against the stable ABI of Python 3.N (abi3)",
-        schema={"type": "string", "pattern": "^cp3[0-9]+$"},
+        schema={"type": "string", "pattern": LIMITED_API_PATTERN},
     )
     optional: bool = option(
         False,

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Tuple
 
+from .._names import escape_name
 from ..errors import ConfigError, did_you_mean
 
 Property = Tuple[str, str, str]
@@ -185,7 +186,6 @@ def default_plugin_api(requires: Sequence[str], subject: str) -> str:
     if not requires:
         raise ConfigError("no requirements to derive plugin-api from", subject=subject)
     from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
 
     first = requires[0]
     try:
@@ -198,7 +198,7 @@ def default_plugin_api(requires: Sequence[str], subject: str) -> str:
             subject=subject,
             hint="set plugin-api explicitly",
         )
-    return canonicalize_name(req.name).replace("-", "_")
+    return escape_name(req.name)
 
 
 def check_declared(ns: str, namespaces: tuple[str, ...], subject: str) -> None:

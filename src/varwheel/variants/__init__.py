@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _log
+from .._x86 import LEVELS
 from ..config.model import CompileFlags, ProviderConfig, VariantConfig, VariantRequest
 from ..config.properties import Property, format_property
 from ..errors import VarwheelError, did_you_mean
-from .flags import HEADER_NAME, X86_64_LEVELS, compile_flags, variant_header
+from .flags import HEADER_NAME, compile_flags, variant_header
 from .metadata import FrozenProvider, variant_json
 
 __all__ = ["HEADER_NAME", "VariantResult", "resolve_variant"]
@@ -76,7 +77,6 @@ def resolve_variant(
     config: VariantConfig,
     request: VariantRequest,
     *,
-    project_root: Path,
     cache_dir: Path | None = None,
 ) -> VariantResult:
     """Validate ``request`` against its providers and compute everything the build needs.
@@ -87,7 +87,6 @@ def resolve_variant(
     """
     from .providers import ALL, SUPPORTED, query
 
-    del project_root  # reserved: relative requirement paths are not supported yet
     warn_uv_once(config)
     props = request.properties
     answered: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
@@ -120,7 +119,6 @@ def resolve_variant(
         if not report.get(ALL):
             raise VarwheelError(
                 "get_all_configs() returned no features",
-                stage="variants",
                 subject=f"provider {provider.namespace} ({report.plugin_api})",
             )
         all_configs = {fc.name: fc for fc in report.get(ALL)}
@@ -134,7 +132,6 @@ def resolve_variant(
                 raise VarwheelError(
                     f"unknown feature in {format_property((ns, feature, values[0]))!r}: "
                     f"provider {ns} has no feature {feature!r}",
-                    stage="variants",
                     subject=subject,
                     hint=hint,
                 )
@@ -142,7 +139,6 @@ def resolve_variant(
                 if value not in fc.values:
                     raise VarwheelError(
                         f"unknown value in {format_property((ns, feature, value))!r}",
-                        stage="variants",
                         subject=subject,
                         hint="valid values: " + ", ".join(fc.values),
                     )
@@ -151,7 +147,6 @@ def resolve_variant(
             if len(values) > 1 and not fc.multi_value:
                 raise VarwheelError(
                     f"{ns} :: {feature} takes one value, not {len(values)} ({', '.join(values)})",
-                    stage="variants",
                     subject=subject,
                     hint="the provider declares the feature single-valued",
                 )
@@ -159,7 +154,6 @@ def resolve_variant(
             if not report.all_properties_compatible:
                 raise VarwheelError(
                     "a build-requires provider must declare all_properties_compatible = True",
-                    stage="variants",
                     subject=f"pyproject.toml: {provider.key}.build-requires",
                     hint="its answer is frozen into static-properties at build time; "
                     "use requires for a plugin installers must run",
@@ -168,7 +162,6 @@ def resolve_variant(
             if not supported:
                 raise VarwheelError(
                     "get_supported_configs() returned no values to freeze into static-properties",
-                    stage="variants",
                     subject=f"provider {provider.namespace} ({report.plugin_api})",
                 )
             supported_map = {fc.name: fc.values for fc in supported}
@@ -179,7 +172,6 @@ def resolve_variant(
                             raise VarwheelError(
                                 f"{format_property((ns, feature, value))!r} is not in the provider's "
                                 "get_supported_configs()",
-                                stage="variants",
                                 subject=_subject(request, (ns, feature, value)),
                             )
             static = tuple((fc.name, fc.values) for fc in supported)
@@ -200,7 +192,7 @@ def resolve_variant(
     header = variant_header(request.label, props)
     include_dir = write_variant_header(header, cache_dir)
     flags = compile_flags(props, config.flag_map, str(include_dir))
-    levels = [v for ns, f, v in props if ns == "x86_64" and f == "level" and v in X86_64_LEVELS]
+    levels = [v for ns, f, v in props if ns == "x86_64" and f == "level" and v in LEVELS]
     level = levels[0] if len(levels) == 1 else None
     return VariantResult(request.label, props, data, flags, header, level, tuple(answered))
 

@@ -15,22 +15,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from .._x86 import LEVELS, level_number, march, newest
 from ..config.model import CompileFlags, FlagSet, Macro
 from ..config.properties import Property, format_property
 
 
 def _march(level: str) -> FlagSet:
-    arch = "x86-64" if level == "v1" else f"x86-64-{level}"
-    flag = f"-march={arch}"
+    flag = f"-march={march(level)}"
     return FlagSet(cflags=(flag,), cxxflags=(flag,))
 
 
 # Documented in docs/variants.md ("Built-in compile settings").
-BUILTIN_FLAGS: dict[Property, FlagSet] = {
-    ("x86_64", "level", level): _march(level) for level in ("v1", "v2", "v3", "v4")
-}
-
-X86_64_LEVELS = ("v1", "v2", "v3", "v4")
+BUILTIN_FLAGS: dict[Property, FlagSet] = {("x86_64", "level", level): _march(level) for level in LEVELS}
 
 
 def _c_string(text: str) -> str:
@@ -50,9 +46,9 @@ def variant_macros(label: str, props: Sequence[Property]) -> tuple[Macro, ...]:
     ]
     for ns, feature, value in props:
         macros.append((f"VARWHEEL_PROPERTY_{_ident(ns)}_{_ident(feature)}_{_ident(value)}", "1"))
-    levels = [v for ns, f, v in props if ns == "x86_64" and f == "level" and v in X86_64_LEVELS]
-    if levels:
-        macros.append(("VARWHEEL_X86_64_LEVEL", max(levels)[1:]))
+    top = newest(v for ns, f, v in props if ns == "x86_64" and f == "level")
+    if top is not None:
+        macros.append(("VARWHEEL_X86_64_LEVEL", str(level_number(top))))
     return tuple(macros)
 
 

@@ -109,27 +109,23 @@ MAX_METADATA_BYTES = 16 << 20
 def parse_metadata(data: bytes | str, subject: str, *, single: bool = False) -> VariantMetadata:
     """Parse and validate variant metadata (``single``: a wheel's variant.json)."""
     if len(data) > MAX_METADATA_BYTES:
-        raise VarwheelError(f"larger than {MAX_METADATA_BYTES >> 20} MiB", stage="variants", subject=subject)
+        raise VarwheelError(f"larger than {MAX_METADATA_BYTES >> 20} MiB", subject=subject)
     try:
         obj = json.loads(data)
     except ValueError as exc:
-        raise VarwheelError(f"not valid JSON: {exc}", stage="variants", subject=subject) from None
+        raise VarwheelError(f"not valid JSON: {exc}", subject=subject) from None
     except RecursionError:
-        raise VarwheelError(
-            "not valid variant metadata: nested too deeply", stage="variants", subject=subject
-        ) from None
+        raise VarwheelError("not valid variant metadata: nested too deeply", subject=subject) from None
     try:
         return _parse(obj, subject, single)
     except ConfigError as exc:
-        raise VarwheelError(exc.detail, stage="variants", subject=exc.subject, hint=exc.hint) from None
+        raise VarwheelError(exc.detail, subject=exc.subject, hint=exc.hint) from None
     except RecursionError:
-        raise VarwheelError(
-            "not valid variant metadata: nested too deeply", stage="variants", subject=subject
-        ) from None
+        raise VarwheelError("not valid variant metadata: nested too deeply", subject=subject) from None
 
 
 def _err(subject: str, detail: str) -> VarwheelError:
-    return VarwheelError(detail, stage="variants", subject=subject)
+    return VarwheelError(detail, subject=subject)
 
 
 def _parse(obj: Any, subject: str, single: bool) -> VariantMetadata:

@@ -1,8 +1,9 @@
 """Release builds: which labels to build, and the release ``{name}-{version}-variants.json``.
 
-Merge rules (PEP 825 §index): one label maps to one property set everywhere; namespace lists
-must be equal or one must extend the other (the longer wins); providers of a namespace must be
-identical; all inputs use one schema. The result does not depend on input order.
+Merge rules (PEP 825's, as docs/variants.md describes them): one label maps to one property
+set everywhere; namespace lists must be equal or one must extend the other (the longer wins);
+providers of a namespace must be identical; all inputs use one schema. The result does not
+depend on input order.
 """
 
 from __future__ import annotations
@@ -41,14 +42,13 @@ def release_labels(config: VariantConfig, spec: str) -> list[str | None]:
             known = ["all", "none", NULL_LABEL, *catalogue]
             raise VarwheelError(
                 f"unknown variant label {item!r}",
-                stage="config",
                 subject="--variants",
                 hint=did_you_mean(item, known) or "known: " + ", ".join(known),
             )
         if label not in out:
             out.append(label)
     if not out:
-        raise VarwheelError("no variant label given", stage="config", subject="--variants")
+        raise VarwheelError("no variant label given", subject="--variants")
     return out
 
 
@@ -68,12 +68,11 @@ def _props_text(props: PropertySet) -> str:
 def merge(docs: Sequence[tuple[str, VariantMetadata]]) -> dict[str, Any]:
     """Merge parsed metadata (``(source, metadata)`` pairs) into one release document."""
     if not docs:
-        raise VarwheelError("no variant metadata to merge", stage="variants")
+        raise VarwheelError("no variant metadata to merge")
     urls = sorted({m.schema_url for _, m in docs})
     if len(urls) > 1:
         raise VarwheelError(
             "the wheels use different variant metadata schemas: " + ", ".join(urls),
-            stage="variants",
             subject="$schema",
             hint="rebuild them with the same -C variant-schema",
         )
@@ -88,7 +87,6 @@ def merge(docs: Sequence[tuple[str, VariantMetadata]]) -> dict[str, Any]:
             raise VarwheelError(
                 f"default-priorities.namespace {list(meta.namespaces)} does not extend "
                 f"{list(namespaces)} from {ns_source}",
-                stage="variants",
                 subject=source,
                 hint="every wheel of a release must use the same namespace order",
             )
@@ -99,7 +97,6 @@ def merge(docs: Sequence[tuple[str, VariantMetadata]]) -> dict[str, Any]:
                 other, where = variants[label]
                 raise VarwheelError(
                     f"label {label!r} is {_props_text(props)} here but {_props_text(other)} in {where}",
-                    stage="variants",
                     subject=source,
                     hint="one label must mean one property set in every wheel of a release",
                 )
@@ -108,7 +105,6 @@ def merge(docs: Sequence[tuple[str, VariantMetadata]]) -> dict[str, Any]:
             if ns in providers and providers[ns][0] != body:
                 raise VarwheelError(
                     f"provider {ns!r} differs from the one in {providers[ns][1]}",
-                    stage="variants",
                     subject=source,
                     hint="every wheel of a release must declare the same providers",
                 )
@@ -143,7 +139,7 @@ def _wheel_files(paths: Sequence[Path]) -> list[Path]:
         elif path.is_file() and path.name.endswith(".whl"):
             files.append(path)
         else:
-            raise VarwheelError("not a directory or a wheel", stage="variants", subject=str(path))
+            raise VarwheelError("not a directory or a wheel", subject=str(path))
     return files
 
 
@@ -155,13 +151,11 @@ def read_variant_json(path: Path, name: WheelName) -> bytes:
             if member not in names:
                 found = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/variant.json")]
                 if len(found) != 1:
-                    raise VarwheelError(
-                        "variant wheel has no .dist-info/variant.json", stage="variants", subject=path.name
-                    )
+                    raise VarwheelError("variant wheel has no .dist-info/variant.json", subject=path.name)
                 member = found[0]
             return zf.read(member)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise VarwheelError(f"cannot read wheel: {exc}", stage="variants", subject=path.name) from None
+        raise VarwheelError(f"cannot read wheel: {exc}", subject=path.name) from None
 
 
 def index_from_wheels(paths: Sequence[Path]) -> tuple[str, bytes]:
@@ -176,17 +170,15 @@ def index_from_wheels(paths: Sequence[Path]) -> tuple[str, bytes]:
         if meta.variants[0][0] != name.label:
             raise VarwheelError(
                 f"variant.json describes label {meta.variants[0][0]!r}, the filename says {name.label!r}",
-                stage="variants",
                 subject=path.name,
             )
         releases.add((escape_name(name.name), escape_version(name.version)))
         docs.append((path.name, meta))
     if not docs:
-        raise VarwheelError("no variant wheels found", stage="variants", subject=", ".join(str(p) for p in paths))
+        raise VarwheelError("no variant wheels found", subject=", ".join(str(p) for p in paths))
     if len(releases) > 1:
         raise VarwheelError(
             "the wheels belong to several releases: " + ", ".join(f"{n} {v}" for n, v in sorted(releases)),
-            stage="variants",
             hint="index one release at a time",
         )
     ((rel_name, rel_version),) = releases

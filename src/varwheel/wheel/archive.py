@@ -72,7 +72,6 @@ def _check_portable(arcnames: list[str], platform: str) -> None:
     if folds and clash:
         raise VarwheelError(
             clash[0],
-            stage="archive",
             subject=platform,
             hint="rename one of them: installing this wheel would overwrite one with the other",
         )

@@ -13,26 +13,13 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
+from .._names import escape_name as escape_name  # re-exported: filenames are built from here
 from ..config.properties import label_problem
 from ..errors import VarwheelError
 
 _BUILD_RE = re.compile(r"^[0-9][^-]*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_.]+$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
-
-
-_SEPARATORS = re.compile(r"[-_.]+")
-
-
-def canonical_name(name: str) -> str:
-    """PEP 503 normalisation (``packaging.utils.canonicalize_name``; importing packaging.utils
-    also imports packaging.tags, ~10 ms that every ``varwheel audit`` would pay)."""
-    return _SEPARATORS.sub("-", name).lower()
-
-
-def escape_name(name: str) -> str:
-    """The distribution name as it appears in wheel and sdist filenames."""
-    return canonical_name(name).replace("-", "_")
 
 
 def escape_version(version: str) -> str:

@@ -1,4 +1,7 @@
-"""RECORD files: writing and strict validation."""
+"""RECORD files: rendering one, and parsing one with structural checks (see parse_record).
+
+The hashes and sizes are not checked here: wheel/unpack.py compares them with each member as
+it extracts it."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """The staged wheel: the wheel's tree in a temp dir, before it is archived.
 
-Stages after ``compile`` (audit, repair, variants) change the tree or the name; the archive
-stage writes it exactly once. ``origin`` lets a wheel unpacked from an existing archive copy
-untouched members without recompressing them.
+In the order of docs/design.md ("Data flow of one wheel build"): the stage step in
+``pipeline.py`` fills it (package files and ``.dist-info`` while the compiler runs, the
+extensions once it is done); the audit then repairs the tree in place and retags the name;
+the archive stage writes it exactly once. ``origin`` lets a wheel unpacked from an existing
+archive copy untouched members without recompressing them.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ RATIO_MIN_BYTES = 16 << 20
 
 
 def _err(detail: str, subject: str, hint: str = "") -> VarwheelError:
-    return VarwheelError(detail, stage="unpack", subject=subject, hint=hint)
+    return VarwheelError(detail, subject=subject, hint=hint)
 
 
 def _check_name(name: str, wheel: str) -> None:

@@ -220,7 +220,6 @@ def policy_set(libc: str, arch: str, *, musl_version: str | None = None, android
     if arch not in by_arch or not any(not p.is_linux for p in by_arch[arch]):
         raise VarwheelError(
             f"no {libc} policy exists for architecture {arch!r}",
-            stage="audit",
             hint="known: " + ", ".join(known_arches(libc)),
         )
     pols = list(by_arch[arch])
@@ -233,12 +232,12 @@ def policy_set(libc: str, arch: str, *, musl_version: str | None = None, android
         pols = [keep, *(p for p in pols if p.is_linux)]
     elif libc == "android":
         if android_tag is None:
-            raise VarwheelError("an android wheel needs exactly one android_<api>_<arch> tag", stage="audit")
+            raise VarwheelError("an android wheel needs exactly one android_<api>_<arch> tag")
         api_s, _, tag_arch = android_tag[len("android_") :].partition("_")
         api = int(api_s)
         cands = [p for p in pols if not p.is_linux and int(p.base.split("_")[1]) <= api]
         if not cands:
-            raise VarwheelError(f"no android policy for API level {api}", stage="audit", subject=android_tag)
+            raise VarwheelError(f"no android policy for API level {api}", subject=android_tag)
         best = max(cands, key=lambda p: int(p.base.split("_")[1]))
         renamed = Policy(
             f"android_{api}",

@@ -67,10 +67,11 @@ class Provenance:
         if self.kind == "built-in":
             return ((self.builtin, self.builtin_version),)
         from packaging.requirements import Requirement
-        from packaging.utils import canonicalize_name
 
-        wanted = {canonicalize_name(Requirement(r).name) for r in self.requirements}
-        return tuple((n, v) for n, v in self.installed if canonicalize_name(n) in wanted)
+        from ..._names import canonical_name
+
+        wanted = {canonical_name(Requirement(r).name) for r in self.requirements}
+        return tuple((n, v) for n, v in self.installed if canonical_name(n) in wanted)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,6 @@ def forget() -> None:
 def _error(provider: ProviderConfig, detail: str, hint: str = "", extra: str = "") -> VarwheelError:
     return VarwheelError(
         detail,
-        stage="variants",
         subject=f"provider {provider.namespace} ({provider.effective_plugin_api()})",
         hint=hint,
         extra=extra,
@@ -334,7 +334,6 @@ def _run_host(
                 env=environ,
                 timeout=timeout,
                 check=False,
-                stage="variants",
                 what=f"provider {provider.namespace}",
             )
         except VarwheelError as exc:

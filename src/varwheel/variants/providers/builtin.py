@@ -28,8 +28,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from ..._names import canonical_name, escape_name
+from ..._x86 import LEVELS, level_name, level_number
 
 #: the uv release whose native providers these mirror
 UV_VERSION = "0.13.9"
@@ -49,7 +51,7 @@ class Builtin:
 
     @property
     def default_plugin_api(self) -> str:
-        return self.package.replace("-", "_")
+        return escape_name(self.package)
 
     @property
     def expected_plugin_api(self) -> str:
@@ -61,7 +63,6 @@ class Builtin:
 
 # -- x86-64 ----------------------------------------------------------------------------------
 
-X86_64_LEVELS = ("v1", "v2", "v3", "v4")
 # What each level adds, as /proc/cpuinfo spells the flags after uv's alias normalisation.
 _X86_LEVEL_FLAGS = (
     ("v2", ("cx16", "lahf_lm", "popcnt", "sse3", "ssse3", "sse4_1", "sse4_2")),
@@ -110,7 +111,7 @@ def x86_64_level_from_flags(flags: str) -> int:
     for name, needed in _X86_LEVEL_FLAGS:
         if not all(f in present for f in needed):
             break
-        level = int(name[1])
+        level = level_number(name)
     return level
 
 
@@ -136,14 +137,14 @@ def x86_64_level() -> int:
 
 
 def _x86_64_all() -> list[Config]:
-    return [("level", False, X86_64_LEVELS), *((f, False, ("on",)) for f in X86_64_FLAGS)]
+    return [("level", False, LEVELS), *((f, False, ("on",)) for f in X86_64_FLAGS)]
 
 
 def _x86_64_supported(environ: Mapping[str, str]) -> list[Config]:
     if interpreter_arch() != "x86_64":
         return []
     level = x86_64_level()
-    return [("level", False, tuple(f"v{n}" for n in range(level, 0, -1)))]
+    return [("level", False, tuple(level_name(n) for n in range(level, 0, -1)))]
 
 
 # -- AArch64 ---------------------------------------------------------------------------------
@@ -470,7 +471,7 @@ def match(namespace: str, requires: tuple[str, ...], plugin_api: str | None) -> 
         names = []
         for text in requires:
             with contextlib.suppress(InvalidRequirement):
-                names.append(canonicalize_name(Requirement(text).name))
+                names.append(canonical_name(Requirement(text).name))
         known = [n for n in names if n in BY_PACKAGE]
         if known:
             return None, f"uv uses its built-in {known[0]} only when it is the only requirement"
@@ -479,7 +480,7 @@ def match(namespace: str, requires: tuple[str, ...], plugin_api: str | None) -> 
         req = Requirement(requires[0])
     except InvalidRequirement:
         return None, "not a provider uv implements"
-    name = canonicalize_name(req.name)
+    name = canonical_name(req.name)
     builtin = BY_PACKAGE.get(name)
     if builtin is None:
         return None, "not a provider uv implements"
@@ -502,7 +503,7 @@ def match(namespace: str, requires: tuple[str, ...], plugin_api: str | None) -> 
 def uv_reportable(namespace: str, feature: str, value: str) -> bool:
     """Whether uv's native provider can ever report ``namespace :: feature :: value``."""
     if namespace == "x86_64":
-        return feature == "level" and value in X86_64_LEVELS
+        return feature == "level" and value in LEVELS
     if namespace == "aarch64":
         return feature == "version" and value in AARCH64_VERSIONS
     return True

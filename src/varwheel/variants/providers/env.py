@@ -53,7 +53,6 @@ def cache_root(cache_dir: Path | None = None) -> Path:
         if path.exists() and not path.is_dir():
             raise VarwheelError(
                 f"{env!r} exists and is not a directory",
-                stage="variants",
                 subject="VARWHEEL_CACHE_DIR",
                 hint="point it at a directory (it is created if missing), or unset it",
             )
@@ -270,7 +269,6 @@ def file_lock(path: Path, timeout: float = 600.0) -> Iterator[None]:
                     if time.monotonic() > deadline:
                         raise VarwheelError(
                             f"waited {timeout:g} s for another build to release the lock",
-                            stage="variants",
                             subject=str(path),
                         ) from None
                     time.sleep(0.05)
@@ -322,13 +320,14 @@ def installed_distributions(python: Path) -> tuple[tuple[str, str], ...]:
 def unsatisfied(requirements: Sequence[str], installed: Sequence[tuple[str, str]]) -> list[str]:
     """The requirements that ``installed`` does not satisfy (name missing or version excluded)."""
     from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
 
-    have = {canonicalize_name(n): v for n, v in installed}
+    from ..._names import canonical_name
+
+    have = {canonical_name(n): v for n, v in installed}
     missing = []
     for text in requirements:
         req = Requirement(text)
-        version = have.get(canonicalize_name(req.name))
+        version = have.get(canonical_name(req.name))
         if version is None or (req.specifier and not req.specifier.contains(version, prereleases=True)):
             missing.append(text)
     return missing
@@ -400,7 +399,6 @@ def _installer() -> str:
     if choice:
         raise VarwheelError(
             f"unknown installer {choice!r}",
-            stage="variants",
             subject="VARWHEEL_PROVIDER_INSTALLER",
             hint="use pip or uv",
         )
@@ -442,7 +440,6 @@ def ensure_env(requirements: Sequence[str], *, namespace: str, cache_dir: Path |
             if missing:
                 raise VarwheelError(
                     f"the new provider environment does not satisfy {', '.join(missing)}",
-                    stage="variants",
                     subject=f"variant.providers.{namespace}",
                     hint="installed: " + (", ".join(f"{n} {v}" for n, v in installed) or "nothing"),
                 )
@@ -463,7 +460,7 @@ def ensure_env(requirements: Sequence[str], *, namespace: str, cache_dir: Path |
                 shutil.rmtree(staging, ignore_errors=True)
     found = find_env(requirements, cache_dir)
     if found is None:  # pragma: no cover - we just created it
-        raise VarwheelError("provider environment vanished", stage="variants", subject=str(final))
+        raise VarwheelError("provider environment vanished", subject=str(final))
     created = ProviderEnv(found.key, found.path, found.python, found.installed, True, found.instance)
     with _ENVS_LOCK:
         _ENVS[str(final)] = created
@@ -487,7 +484,6 @@ def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> st
         raise VarwheelError(
             f"provider {namespace} needs a plugin environment for {', '.join(requirements)}, and varwheel "
             "creates it with the 'build' package, which is not installed",
-            stage="variants",
             subject=f"variant.providers.{namespace}",
             hint=f"install it: {sys.executable} -m pip install '{BUILD_REQUIREMENT}'",
         ) from None
@@ -507,9 +503,7 @@ def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> st
     try:
         isolated.__enter__()
     except Exception as exc:
-        raise VarwheelError(
-            f"cannot create a provider environment: {exc}", stage="variants", subject=f"provider {namespace}"
-        ) from None
+        raise VarwheelError(f"cannot create a provider environment: {exc}", subject=f"provider {namespace}") from None
     try:
         _ENV_LOCK.acquire()  # os.environ carries the UV_* settings to build's installer
         saved = {k: os.environ.get(k) for k in extra}
@@ -533,7 +527,6 @@ def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> st
         where = uv_describe({**user_environ, **extra}) if installer == "uv" else settings.describe()
         raise VarwheelError(
             f"cannot install {', '.join(requirements)} with {installer} from {where}",
-            stage="variants",
             subject=f"variant.providers.{namespace}",
             hint="check the requirement and your index / find-links settings (PIP_INDEX_URL, "
             "PIP_FIND_LINKS, pip.conf, UV_*)",
@@ -542,7 +535,6 @@ def _create(staging: Path, requirements: Sequence[str], *, namespace: str) -> st
     except Exception as exc:
         raise VarwheelError(
             f"cannot install {', '.join(requirements)}: {exc}",
-            stage="variants",
             subject=f"variant.providers.{namespace}",
         ) from None
     finally:
