@@ -2,7 +2,8 @@
 
 Entry points used by the build pipeline and the CLI:
 
-- :func:`audit_staged` — audit (and repair) a staged wheel tree in place before it is archived;
+- :func:`audit_staged` — audit (and repair) a staged wheel tree in place before it is archived,
+  and choose its platform tags; :func:`write_sbom` — its SBOM, once those tags named the wheel;
 - :func:`show` — analyse a staged tree without changing it (``varwheel audit``).
 """
 
@@ -15,17 +16,19 @@ from .._lazy import attribute_loader
 if TYPE_CHECKING:
     from .config import CONFIG_SETTINGS, AuditConfig, parse_audit_config
     from .report import AuditReport
-    from .stage import audit_staged, has_elf, new_platform, show
+    from .stage import Audited, audit_staged, has_elf, new_platform, show, write_sbom
 
 __all__ = [
     "CONFIG_SETTINGS",
     "AuditConfig",
     "AuditReport",
+    "Audited",
     "audit_staged",
     "has_elf",
     "new_platform",
     "parse_audit_config",
     "show",
+    "write_sbom",
 ]
 
 # The analysis code (and pyelftools) loads only when a wheel is actually audited: importing
@@ -35,10 +38,12 @@ _LAZY = {
     "AuditConfig": "config",
     "parse_audit_config": "config",
     "AuditReport": "report",
+    "Audited": "stage",
     "audit_staged": "stage",
     "has_elf": "stage",
     "new_platform": "stage",
     "show": "stage",
+    "write_sbom": "stage",
 }
 
 

@@ -156,9 +156,6 @@ class WheelName:
     def with_platform(self, platform: str) -> WheelName:
         return WheelName(self.name, self.version, self.python, self.abi, platform, self.build, self.label)
 
-    def with_label(self, label: str | None) -> WheelName:
-        return WheelName(self.name, self.version, self.python, self.abi, self.platform, self.build, label)
-
     @classmethod
     def parse(cls, filename: str) -> WheelName:
         """Parse a wheel filename, with or without build tag and variant label."""
