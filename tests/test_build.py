@@ -235,10 +235,8 @@ def test_hooks_freeze_the_collector_only_at_exit(project) -> None:  # type: igno
     code = (
         "import atexit, gc, sys\n"
         "import varwheel.build as b\n"
-        "before = sys.getswitchinterval()\n"
         "b.get_requires_for_build_wheel()\n"
         "assert gc.get_freeze_count() == 0, 'frozen before exit'\n"
-        "assert sys.getswitchinterval() == before\n"
         "atexit._run_exitfuncs()\n"
         "print('frozen at exit:', gc.get_freeze_count() > 0)\n"
     )
@@ -251,46 +249,3 @@ def test_hooks_freeze_the_collector_only_at_exit(project) -> None:  # type: igno
     )
     assert proc.returncode == 0, proc.stderr
     assert "frozen at exit: True" in proc.stdout
-
-
-def test_switch_interval_is_restored(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """The build lowers the switch interval while it compiles; the caller gets theirs back."""
-    before = sys.getswitchinterval()
-    build(project("c-extension"), tmp_path / "out", monkeypatch)
-    assert sys.getswitchinterval() == before
-    with pytest.raises(SystemExit):
-        build(project("compile-error"), tmp_path / "out2", monkeypatch)
-    assert sys.getswitchinterval() == before
-
-
-def test_switch_interval_with_builds_side_by_side() -> None:
-    """Overlapping users (threads) restore the caller's interval only when the last one ends."""
-    import threading
-
-    from varwheel.pipeline import _SwitchInterval
-
-    before = sys.getswitchinterval()
-    quick = _SwitchInterval(before / 10)
-    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
-    seen: list[float] = []
-
-    def first() -> None:
-        with quick:
-            first_in.set()
-            second_in.wait(10)
-        first_out.set()
-
-    def second() -> None:
-        first_in.wait(10)
-        with quick:
-            second_in.set()
-            first_out.wait(10)
-            seen.append(sys.getswitchinterval())  # the first one left: still lowered
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert seen == [before / 10]
-    assert sys.getswitchinterval() == before

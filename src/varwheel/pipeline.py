@@ -565,44 +565,10 @@ def _compiling(
             cache=cache,
         )
     )
-    with _QUICK_HANDOFFS:
-        running.wait_started(0.5)
-        try:
-            yield running
-        except BaseException:
-            running.cancel()
-            raise
-        running.cancel()  # joined already when the caller used result(); a no-op then
-
-
-class _SwitchInterval:
-    """Lower ``sys.setswitchinterval`` while at least one build compiles; restore it after.
-
-    While the pipeline thread runs Python, the compile threads only need the interpreter lock
-    for a moment after each compiler exits, to start the next command; the default switch
-    interval (5 ms) would let them wait that long, three hand-offs per command. Counted, so
-    that builds running side by side in threads (``varwheel build`` of several variants)
-    restore the caller's value only when the last one ends.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._lock = threading.Lock()
-        self._users = 0
-        self._saved = 0.0
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._users == 0:
-                self._saved = sys.getswitchinterval()
-                sys.setswitchinterval(min(self._saved, self.seconds))
-            self._users += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users == 0:
-                sys.setswitchinterval(self._saved)
-
-
-_QUICK_HANDOFFS = _SwitchInterval(0.0005)
+    running.wait_started(0.5)
+    try:
+        yield running
+    except BaseException:
+        running.cancel()
+        raise
+    running.cancel()  # joined already when the caller used result(); a no-op then
