@@ -40,7 +40,9 @@ from typing import TYPE_CHECKING, Generic, Optional, TypeVar, Union
 
 from . import __version__, _log
 from .config import load_settings
+from .config.load import VARIANT_SETTINGS
 from .config.model import CompileFlags, Settings
+from .config.tables import Table
 
 if TYPE_CHECKING:
     from .audit import AuditConfig, Audited, AuditReport
@@ -52,9 +54,10 @@ if TYPE_CHECKING:
     from .wheel.filename import DistName, WheelName, WheelTags
     from .wheel.staging import StagedTree
 
-# Everything heavier than config loading (pyproject-metadata, packaging.tags, the audit code,
-# the zip writer) is imported inside the stage that uses it: build_wheel starts the compiler
-# first and loads them while it runs (docs/design.md lists what each one saves).
+# Every module that costs 2 ms or more to import (pyproject-metadata, packaging, the sources,
+# compile, audit and variant code, the zip writer) is imported inside the stage that uses
+# it: build_wheel starts the compiler first and loads them while it runs, and get_requires
+# never does (docs/design.md, "What start-up work is deferred", has the numbers).
 
 ConfigSettings = Optional[Mapping[str, Union[str, list[str], None]]]
 GENERATOR = f"varwheel {__version__}"
@@ -129,8 +132,7 @@ def _resolve_variant(settings: Settings, vconfig: VariantConfig, vrequest: Varia
 
 
 def _audit_config(settings: Settings, raw: Mapping[str, str | list[str]]) -> AuditConfig:
-    from .audit.config import parse_audit_config
-    from .config.tables import Table
+    from .audit.config import parse_audit_config  # not for get_requires: 2-4 ms
 
     tool = settings.pyproject.get("tool", {}).get("varwheel", {})
     return parse_audit_config(Table(tool.get("audit", {}), "tool.varwheel.audit"), raw)
@@ -140,8 +142,6 @@ def _variant_config(
     settings: Settings, raw: Mapping[str, str | list[str]]
 ) -> tuple[VariantConfig | None, VariantRequest | None]:
     """A project that has nothing to do with variants does not load the variant code at all."""
-    from .config.load import VARIANT_SETTINGS
-
     tool = settings.pyproject.get("tool", {}).get("varwheel", {})
     if (
         "variant" not in settings.pyproject
