@@ -249,3 +249,49 @@ def test_hooks_freeze_the_collector_only_at_exit(project) -> None:  # type: igno
     )
     assert proc.returncode == 0, proc.stderr
     assert "frozen at exit: True" in proc.stdout
+
+
+def test_build_wheel_result(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """build_wheel builds the metadata once and names the wheel after the audit; its result
+    is what the hooks reduce to a basename."""
+    import varwheel.metadata
+    from varwheel import pipeline
+
+    real = varwheel.metadata.build_metadata
+    calls: list[object] = []
+
+    def counting(settings: object) -> object:
+        calls.append(settings)
+        return real(settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(varwheel.metadata, "build_metadata", counting)
+    src = project("c-extension")
+    result = pipeline.build_wheel(src, tmp_path / "out", {})
+    assert len(calls) == 1
+    assert result.path == tmp_path / "out" / result.name.filename and result.path.is_file()
+    assert result.size == result.path.stat().st_size and result.variant is None and result.label is None
+    if sys.platform.startswith("linux"):
+        assert result.audit is not None and result.audit.wheel == result.filename
+        assert result.name.platform.startswith("manylinux")
+    stages = [stage for stage, _ in result.timings]
+    assert stages[0] == "prepare" and stages[-1] == "archive"
+    assert stages.index("start compile") < stages.index("metadata") < stages.index("compile")
+    assert all(seconds >= 0 for _, seconds in result.timings)
+    monkeypatch.chdir(src)
+    assert hooks.build_wheel(str(tmp_path / "again")) == result.filename
+
+
+def test_variant_build_builds_metadata_once(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """With a variant the metadata comes before the providers (a bad [project] fails first),
+    and is not built again while compiling."""
+    import varwheel.metadata
+    from varwheel import pipeline
+
+    real = varwheel.metadata.build_metadata
+    calls: list[object] = []
+    monkeypatch.setattr(varwheel.metadata, "build_metadata", lambda s: calls.append(s) or real(s))
+    result = pipeline.build_wheel(project("variants"), tmp_path / "out", {"variant-label": "x86_64_v2"})
+    assert len(calls) == 1
+    assert result.variant is not None and result.label == result.name.label == "x86_64_v2"
+    assert result.variant_json is not None and result.properties == ("x86_64 :: level :: v2",)
+    assert result.x86_64_level == "v2"
