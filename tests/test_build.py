@@ -235,10 +235,8 @@ def test_hooks_freeze_the_collector_only_at_exit(project) -> None:  # type: igno
     code = (
         "import atexit, gc, sys\n"
         "import varwheel.build as b\n"
-        "before = sys.getswitchinterval()\n"
         "b.get_requires_for_build_wheel()\n"
         "assert gc.get_freeze_count() == 0, 'frozen before exit'\n"
-        "assert sys.getswitchinterval() == before\n"
         "atexit._run_exitfuncs()\n"
         "print('frozen at exit:', gc.get_freeze_count() > 0)\n"
     )
@@ -253,44 +251,47 @@ def test_hooks_freeze_the_collector_only_at_exit(project) -> None:  # type: igno
     assert "frozen at exit: True" in proc.stdout
 
 
-def test_switch_interval_is_restored(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """The build lowers the switch interval while it compiles; the caller gets theirs back."""
-    before = sys.getswitchinterval()
-    build(project("c-extension"), tmp_path / "out", monkeypatch)
-    assert sys.getswitchinterval() == before
-    with pytest.raises(SystemExit):
-        build(project("compile-error"), tmp_path / "out2", monkeypatch)
-    assert sys.getswitchinterval() == before
+def test_build_wheel_result(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """build_wheel builds the metadata once and names the wheel after the audit; its result
+    is what the hooks reduce to a basename."""
+    import varwheel.metadata
+    from varwheel import pipeline
+
+    real = varwheel.metadata.build_metadata
+    calls: list[object] = []
+
+    def counting(settings: object) -> object:
+        calls.append(settings)
+        return real(settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(varwheel.metadata, "build_metadata", counting)
+    src = project("c-extension")
+    result = pipeline.build_wheel(src, tmp_path / "out", {})
+    assert len(calls) == 1
+    assert result.path == tmp_path / "out" / result.name.filename and result.path.is_file()
+    assert result.size == result.path.stat().st_size and result.variant is None and result.label is None
+    if sys.platform.startswith("linux"):
+        assert result.audit is not None and result.audit.wheel == result.filename
+        assert result.name.platform.startswith("manylinux")
+    stages = [stage for stage, _ in result.timings]
+    assert stages[0] == "prepare" and stages[-1] == "archive"
+    assert stages.index("start compile") < stages.index("metadata") < stages.index("compile")
+    assert all(seconds >= 0 for _, seconds in result.timings)
+    monkeypatch.chdir(src)
+    assert hooks.build_wheel(str(tmp_path / "again")) == result.filename
 
 
-def test_switch_interval_with_builds_side_by_side() -> None:
-    """Overlapping users (threads) restore the caller's interval only when the last one ends."""
-    import threading
+def test_variant_build_builds_metadata_once(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """With a variant the metadata comes before the providers (a bad [project] fails first),
+    and is not built again while compiling."""
+    import varwheel.metadata
+    from varwheel import pipeline
 
-    from varwheel.pipeline import _SwitchInterval
-
-    before = sys.getswitchinterval()
-    quick = _SwitchInterval(before / 10)
-    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
-    seen: list[float] = []
-
-    def first() -> None:
-        with quick:
-            first_in.set()
-            second_in.wait(10)
-        first_out.set()
-
-    def second() -> None:
-        first_in.wait(10)
-        with quick:
-            second_in.set()
-            first_out.wait(10)
-            seen.append(sys.getswitchinterval())  # the first one left: still lowered
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert seen == [before / 10]
-    assert sys.getswitchinterval() == before
+    real = varwheel.metadata.build_metadata
+    calls: list[object] = []
+    monkeypatch.setattr(varwheel.metadata, "build_metadata", lambda s: calls.append(s) or real(s))
+    result = pipeline.build_wheel(project("variants"), tmp_path / "out", {"variant-label": "x86_64_v2"})
+    assert len(calls) == 1
+    assert result.variant is not None and result.label == result.name.label == "x86_64_v2"
+    assert result.variant_json is not None and result.properties == ("x86_64 :: level :: v2",)
+    assert result.x86_64_level == "v2"

@@ -119,7 +119,7 @@ def test_entry_point_groups_and_values_are_checked(tmp_path: Path) -> None:
     assert "project.entry-points" in err and "bad group" in err
     good = make(tmp_path / "g", project='[project.entry-points."evil.plugins"]\nx = "evil"\ny = "evil.sub:Obj.attr"\n')
     out = tmp_path / "gout"
-    name = pipeline.build_wheel(good, out, {})
+    name = pipeline.build_wheel(good, out, {}).filename
     import zipfile
 
     with zipfile.ZipFile(out / name) as zf:
@@ -274,7 +274,7 @@ def test_source_date_epoch_limits_are_accepted(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(MAX_EPOCH))
     out = tmp_path / "out"
-    name = pipeline.build_wheel(make(tmp_path), out, {})
+    name = pipeline.build_wheel(make(tmp_path), out, {}).filename
     import zipfile
 
     with zipfile.ZipFile(out / name) as zf:
@@ -506,7 +506,7 @@ def test_a_damaged_build_dir_is_detected_and_rebuilt(tmp_path: Path, what: str) 
     shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "c-extension", root)
     bdir = tmp_path / "bdir"
     first, second = tmp_path / "one", tmp_path / "two"
-    name = pipeline.build_wheel(root, first, {"build-dir": str(bdir)})
+    name = pipeline.build_wheel(root, first, {"build-dir": str(bdir)}).filename
     damaged = [p for p in (bdir / what).rglob("*") if p.is_file() and (p.suffix in (".o", ".so"))]
     assert damaged
     for path in damaged:
@@ -514,7 +514,7 @@ def test_a_damaged_build_dir_is_detected_and_rebuilt(tmp_path: Path, what: str) 
             fh.truncate(path.stat().st_size // 2)
     if what == "obj":  # the link must be redone from the (damaged) objects
         shutil.rmtree(bdir / "lib")
-    assert pipeline.build_wheel(root, second, {"build-dir": str(bdir)}) == name
+    assert pipeline.build_wheel(root, second, {"build-dir": str(bdir)}).filename == name
     assert (first / name).read_bytes() == (second / name).read_bytes()
 
 
@@ -528,7 +528,7 @@ def test_license_expressions_are_written_canonically(tmp_path: Path) -> None:
     import zipfile
 
     out = tmp_path / "out"
-    name = pipeline.build_wheel(make(tmp_path, project='license = "mit or apache-2.0"\n'), out, {})
+    name = pipeline.build_wheel(make(tmp_path, project='license = "mit or apache-2.0"\n'), out, {}).filename
     with zipfile.ZipFile(out / name) as zf:
         assert "License-Expression: MIT OR Apache-2.0\n" in zf.read("evil-1.0.dist-info/METADATA").decode()
 
@@ -580,7 +580,7 @@ def test_a_wheel_with_a_version_needs_bomb_is_one_error_line(tmp_path: Path) -> 
         'static PyMethodDef m[] = {{"f", f, METH_NOARGS, 0}, {0}};\n',
     )
     out = tmp_path / "out"
-    name = pipeline.build_wheel(root, out, {})
+    name = pipeline.build_wheel(root, out, {}).filename
     members: dict[str, bytes] = {}
     with zipfile.ZipFile(out / name) as zf:
         for info in zf.infolist():
@@ -658,7 +658,7 @@ def test_repair_never_overwrites_its_input(tmp_path: Path) -> None:
 
     root = make_ext(tmp_path, "_c")
     out = tmp_path / "out"
-    name = pipeline.build_wheel(root, out, {})
+    name = pipeline.build_wheel(root, out, {}).filename
     before = (out / name).read_bytes()
     res = _varwheel("repair", str(out / name), "-w", str(out))
     assert res.returncode == 1 and "would overwrite" in res.stderr, res.stdout + res.stderr
@@ -693,7 +693,7 @@ def test_prepare_metadata_gives_the_wheels_dist_info(tmp_path: Path, label: str 
     prepared = {
         p.relative_to(meta_dir).as_posix(): p.read_bytes() for p in (meta_dir / dist_info).rglob("*") if p.is_file()
     }
-    name = pipeline.build_wheel(root, tmp_path / "out", settings)
+    name = pipeline.build_wheel(root, tmp_path / "out", settings).filename
     with zipfile.ZipFile(tmp_path / "out" / name) as zf:
         shipped = {n: zf.read(n) for n in zf.namelist() if n.startswith(dist_info + "/")}
     for generated in ("RECORD", "WHEEL", "sboms/varwheel.cdx.json"):

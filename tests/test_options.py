@@ -205,11 +205,11 @@ def _speed(wheel: Path, tmp_path: Path) -> str:
 def test_an_option_switches_a_real_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPT_FAST", raising=False)
     root = project(tmp_path, OVERRIDES)
-    slow = pipeline.build_wheel(root, tmp_path / "slow", {})
+    slow = pipeline.build_wheel(root, tmp_path / "slow", {}).filename
     with zipfile.ZipFile(tmp_path / "slow" / slow) as zf:
         assert any(n.startswith("opt/_extra.") for n in zf.namelist())
     assert _speed(tmp_path / "slow" / slow, tmp_path) == "1"
-    fast = pipeline.build_wheel(root, tmp_path / "fast", {"option.fast": "true"})
+    fast = pipeline.build_wheel(root, tmp_path / "fast", {"option.fast": "true"}).filename
     with zipfile.ZipFile(tmp_path / "fast" / fast) as zf:
         assert not any(n.startswith("opt/_extra.") for n in zf.namelist())  # skipped by the override
     assert _speed(tmp_path / "fast" / fast, tmp_path) == "9"

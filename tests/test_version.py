@@ -211,7 +211,7 @@ def test_sdist_records_the_version_and_ships_write_to(tmp_path: Path) -> None:
     unpacked = tmp_path / "unpacked" / "demo-1.2.3"
     assert not (unpacked / ".git").exists()
     assert pipeline.get_requires(unpacked, {}, "wheel") == []  # PKG-INFO says it: no git needed
-    wheel = pipeline.build_wheel(unpacked, tmp_path / "dist", {})
+    wheel = pipeline.build_wheel(unpacked, tmp_path / "dist", {}).filename
     assert wheel == "demo-1.2.3-py3-none-any.whl"
     with zipfile.ZipFile(tmp_path / "dist" / wheel) as zf:
         assert b"'1.2.3'" in zf.read("demo/_version.py")

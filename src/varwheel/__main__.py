@@ -126,7 +126,7 @@ def build_release(
     # -C jobs=N is the budget of the whole release (0: every usable core), split between
     # the builds that run at once.
     cores = prep.settings.options.jobs or available_cores()
-    results: dict[str | None, pipeline.WheelResult] = {}
+    results: dict[str | None, pipeline.BuildResult] = {}
     with tempfile.TemporaryDirectory(prefix="varwheel-release-") as tmp:
         stage = Path(tmp) / "dist"
         stage.mkdir()
@@ -134,14 +134,14 @@ def build_release(
         shared.pop("jobs", None)
         shared.setdefault("build-dir", str(Path(tmp) / "build"))
 
-        def one(label: str | None, jobs: int) -> pipeline.WheelResult:
+        def one(label: str | None, jobs: int) -> pipeline.BuildResult:
             cs = dict(shared)
             cs["jobs"] = str(jobs)
             if label is not None:
                 cs["variant-label"] = label
             with _log.labelled(_release_label(label)):
                 try:
-                    return pipeline.build_wheel_result(root, stage, cs)
+                    return pipeline.build_wheel(root, stage, cs)
                 except VarwheelError as exc:
                     exc.subject = f"{_release_label(label)}: {exc.subject}" if exc.subject else _release_label(label)
                     raise
@@ -161,10 +161,10 @@ def build_release(
         index = index_json(variant_jsons) if variant_jsons else None  # fails before publishing
         from .report import release_summary
 
-        summary = release_summary([results[label] for label in labels], stage)
+        summary = release_summary([results[label] for label in labels])
         for label in labels:
-            name = results[label].filename
-            with open(stage / name, "rb") as src, atomic_output(out / name) as dst:
+            built = results[label].path
+            with open(built, "rb") as src, atomic_output(out / built.name) as dst:
                 shutil.copyfileobj(src, dst)
     if index is not None:
         target = out / index_filename(prep.meta.name, prep.meta.version)

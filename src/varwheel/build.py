@@ -88,11 +88,11 @@ def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) ->
 def build_wheel(
     wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: str | None = None
 ) -> str:
-    return pipeline.build_wheel(_root(), Path(wheel_directory), config_settings)
+    return pipeline.build_wheel(_root(), Path(wheel_directory), config_settings).filename
 
 
 @_hook
 def build_editable(
     wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: str | None = None
 ) -> str:
-    return pipeline.build_wheel(_root(), Path(wheel_directory), config_settings, editable=True)
+    return pipeline.build_wheel(_root(), Path(wheel_directory), config_settings, editable=True).filename

@@ -1,63 +1,130 @@
 """The only place that knows the stage order and owns temp-dir lifetimes.
 
-config -> metadata -> variants -> sources -> compile -> stage -> audit -> archive
+One wheel build (:func:`build_wheel`; docs/design.md, "Data flow of one wheel build"), one
+function per stage:
+
+    prepare          config; with a variant: metadata, then the variant  -> Prepared
+    workspace        the temp dir and the build dir                      -> Workspace
+    start_compile    the compiler starts on its own thread               -> Compiling
+    metadata         Prepared.meta (built already if prepare needed it)  -> CoreMetadata
+    check_libraries  every ``libraries`` entry found
+    collect_sources  the package files                                   -> SourceManifest
+    stage_tree       package files, scripts, .dist-info                  -> StagedTree
+    warm_up_audit    the audit code loaded; the compile's output released
+    finish_compile   joined; extensions (or the editable finder) staged  -> BuildProducts
+    unaudited_tags   from what was built                                 -> WheelTags
+    audit            verdict, repair, the platform tags (Linux)          -> Audited | None
+    name_wheel       the wheel's name: the one place it is decided       -> WheelName
+    archive          the SBOM, then the .whl, written once               -> Path
+
+From start_compile to finish_compile the compiler runs; an error in the stages between
+cancels it.
+:func:`build_wheel` returns a :class:`BuildResult`; the PEP 517 hooks reduce it to a basename.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import dataclasses
+import functools
 import shutil
 import sys
 import sysconfig
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Generic, Optional, TypeVar, Union
 
 from . import __version__, _builddir, _log
 from .config import load_settings
 from .config.model import AuditConfig, CompileFlags, Settings, VariantConfig, VariantRequest
 
 if TYPE_CHECKING:
-    from .compile import RunningBuild
+    from .audit import Audited, AuditReport
+    from .compile import BuildProducts, RunningBuild
     from .metadata import CoreMetadata
-    from .wheel.filename import WheelName
+    from .sources import SourceManifest
+    from .variants import VariantResult
+    from .wheel.filename import DistName, WheelName, WheelTags
+    from .wheel.staging import StagedTree
 
-# Everything heavier than config loading (pyproject-metadata, packaging.tags, the audit code,
-# the zip writer) is imported inside the functions that use it: build_wheel starts the compiler
-# first and loads them while it runs.
+# Every module that costs 2 ms or more to import (pyproject-metadata, packaging, the sources,
+# compile, audit and variant code, the zip writer) is imported inside the stage that uses
+# it: build_wheel starts the compiler first and loads them while it runs, and get_requires
+# never does (docs/design.md, "What start-up work is deferred", has the numbers).
 
 ConfigSettings = Optional[Mapping[str, Union[str, list[str], None]]]
 GENERATOR = f"varwheel {__version__}"
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------- prepare
+
+
+class _Once(Generic[T]):
+    """A value made on first use, once."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make: Callable[[], T] | None = make
+        self._value: T | None = None
+
+    def __call__(self) -> T:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """What every wheel-ish hook needs first: settings and metadata."""
+    """What every hook needs first: the settings, the audit and variant configuration, the
+    variant (resolved only when asked to) and the core metadata."""
 
     settings: Settings
-    meta: CoreMetadata
-    variant: Any  # variants.VariantResult | None (resolved only when asked to)
-    audit: Any  # audit.config.AuditConfig
-    variant_config: Any  # variants.config.VariantConfig | None ([variant] table)
-    variant_request: Any  # variants.config.VariantRequest | None (what config_settings asked for)
+    audit: AuditConfig
+    variant_config: VariantConfig | None  # the [variant] table; None: a project without variants
+    variant_request: VariantRequest | None  # what config_settings asked for
+    variant: VariantResult | None
+    _meta: _Once[CoreMetadata] = field(repr=False, compare=False)
+
+    @property
+    def meta(self) -> CoreMetadata:
+        """``[project]`` as core metadata, built on first use, once: a wheel build starts its
+        compiler first and builds the metadata while it runs."""
+        return self._meta()
+
+    @property
+    def dist(self) -> DistName:
+        from .wheel.filename import DistName
+
+        return DistName.of(self.meta.name, self.meta.version)
 
 
 def prepare(root: Path, config_settings: ConfigSettings, *, resolve_variant: bool = True) -> Prepared:
     settings = load_settings(root, config_settings)
     _log.set_verbose(settings.options.verbose)
-    from .metadata import build_metadata
-
-    meta = build_metadata(settings)
-    audit_cfg = _audit_config(settings)
     vconfig, vrequest = _variant_config(settings)
+    meta = _Once(functools.partial(_metadata, settings))
     variant = None
     if vconfig is not None and vrequest is not None and resolve_variant:
+        meta()  # cheap next to running the providers: a bad [project] fails before them
         variant = _resolve_variant(settings, vconfig, vrequest)
-    return Prepared(settings, meta, variant, audit_cfg, vconfig, vrequest)
+    return Prepared(settings, _audit_config(settings), vconfig, vrequest, variant, meta)
+
+
+def _metadata(settings: Settings) -> CoreMetadata:
+    from .metadata import build_metadata
+
+    return build_metadata(settings)
+
+
+def _resolve_variant(settings: Settings, vconfig: VariantConfig, vrequest: VariantRequest) -> VariantResult:
+    from .variants import resolve_variant
+
+    _log.info("varwheel: resolving variant")
+    return resolve_variant(vconfig, vrequest)
 
 
 def _audit_config(settings: Settings) -> AuditConfig:
@@ -72,16 +139,8 @@ def _audit_config(settings: Settings) -> AuditConfig:
 
 
 def _variant_config(settings: Settings) -> tuple[VariantConfig | None, VariantRequest | None]:
-    """``(VariantConfig | None, VariantRequest | None)``: the ``[variant]`` table and what the
-    config settings asked for."""
+    """The ``[variant]`` table and what the config settings asked for."""
     return settings.variant, settings.request
-
-
-def _resolve_variant(settings: Settings, vconfig: Any, vrequest: Any) -> Any:
-    from .variants import resolve_variant
-
-    _log.info("varwheel: resolving variant")
-    return resolve_variant(vconfig, vrequest)
 
 
 # ---------------------------------------------------------------------------------- tags
@@ -96,7 +155,7 @@ def interpreter_tags() -> tuple[str, str]:
 
 
 def platform_tag() -> str:
-    """The unaudited platform tag: ``linux_<arch>`` on Linux (the audit stage retags).
+    """The unaudited platform tag: ``linux_<arch>`` on Linux (the audit chooses the real ones).
 
     packaging knows the 32-bit-interpreter-on-64-bit-kernel cases, so take its ``linux_``
     entry by name: the order of ``platform_tags()`` has changed between releases.
@@ -111,7 +170,10 @@ def platform_tag() -> str:
     return generic
 
 
-# ---------------------------------------------------------------------------------- helpers
+def editable_build_dir(settings: Settings) -> Path:
+    if settings.options.build_dir is not None:
+        return settings.options.build_dir
+    return _builddir.editable_build_dir(settings.root, interpreter_tags()[1])
 
 
 @contextlib.contextmanager
@@ -123,50 +185,13 @@ def _tempdir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    if os.stat(src).st_mode & 0o111:
-        os.chmod(dest, 0o755)
-
-
-def _write(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(data)
-
-
-def write_dist_info(dist_info: Path, prep: Prepared) -> None:
-    """METADATA, entry_points.txt, licenses/ and variant.json (RECORD/WHEEL come at archive time)."""
-    meta = prep.meta
-    _write(dist_info / "METADATA", meta.metadata)
-    if meta.entry_points is not None:
-        _write(dist_info / "entry_points.txt", meta.entry_points)
-    for rel, path in meta.license_files:
-        _copy(path, dist_info / "licenses" / rel)
-    if prep.variant is not None:
-        _write(dist_info / "variant.json", prep.variant.variant_json)
-
-
-def dist_info_name(meta: CoreMetadata) -> str:
-    from .wheel.filename import escape_name, escape_version
-
-    return f"{escape_name(meta.name)}-{escape_version(meta.version)}.dist-info"
-
-
-def editable_build_dir(settings: Settings) -> Path:
-    if settings.options.build_dir is not None:
-        return settings.options.build_dir
-    return _builddir.editable_build_dir(settings.root, interpreter_tags()[1])
-
-
 # ---------------------------------------------------------------------------------- hooks
 
 
 def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list[str]:
     # Only what decides the answer is loaded: the settings (with the variant config, when the
     # project has variants). [project] is validated by the build hooks themselves (before any
-    # compiler output); importing pyproject-metadata here would cost every isolated build
-    # ~30 ms for nothing. The audit needs nothing installed (ELF files are edited in Python).
+    # compiler output); the audit needs nothing installed (ELF files are edited in Python).
     settings = load_settings(root, config_settings)
     requires = settings.tool.version.build_requirements(settings.root)
     vconfig, vrequest = _variant_config(settings)
@@ -180,11 +205,13 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
 def prepare_metadata(root: Path, out_dir: Path, config_settings: ConfigSettings) -> str:
     """The .dist-info the wheel will have, variant.json included when variant settings are
     given (a frontend may install the wheel with exactly this metadata)."""
+    from .wheel.staging import write_dist_info
+
     prep = prepare(root, config_settings, resolve_variant=True)
-    name = dist_info_name(prep.meta)
+    name = prep.dist.dist_info
     target = out_dir / name
     with _tempdir("varwheel-meta-") as tmp:
-        write_dist_info(tmp / name, prep)
+        write_dist_info(tmp / name, prep.meta, _variant_json(prep))
         if target.exists():
             shutil.rmtree(target)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -214,179 +241,298 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
     return path.name
 
 
+# ---------------------------------------------------------------------------------- the wheel
+
+
 @dataclass(frozen=True)
-class WheelResult:
-    """What one wheel build made, for a person reading the summary of a release build."""
+class BuildResult:
+    """What one wheel build made: for the hooks its basename, for a release build its summary."""
 
-    filename: str
+    path: Path  # the wheel file in the output directory
+    name: WheelName  # its name: tags and variant label
     size: int  # bytes
-    label: str | None  # variant label; None: not a variant wheel
-    properties: tuple[str, ...]  # "ns :: feature :: value", sorted
-    platform: str  # the filename's platform field after the audit
-    x86_64_level: str | None  # the level the variant claims (x86_64 :: level)
-    declared_level: str | None  # the highest level a GNU property note declares (x86_64 audits)
-    grafted: tuple[tuple[str, str], ...]  # (soname, archive name) of vendored libraries
-    variant_json: bytes | None  # the wheel's .dist-info/variant.json
+    variant: VariantResult | None  # label, properties, x86-64 level, variant.json; None: not a variant wheel
+    audit: AuditReport | None  # None: not audited (no extension, an editable wheel, not Linux)
+    timings: tuple[tuple[str, float], ...]  # (stage, seconds) of the pipeline thread, in order
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def label(self) -> str | None:
+        return self.name.label
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """``ns :: feature :: value``, sorted."""
+        return tuple(" :: ".join(p) for p in self.variant.properties) if self.variant is not None else ()
+
+    @property
+    def x86_64_level(self) -> str | None:
+        """The level the variant claims (``x86_64 :: level``)."""
+        return self.variant.x86_64_level if self.variant is not None else None
+
+    @property
+    def grafted(self) -> tuple[tuple[str, str], ...]:
+        """(soname, archive name) of the libraries vendored into the wheel."""
+        return self.audit.grafted if self.audit is not None else ()
+
+    @property
+    def variant_json(self) -> bytes | None:
+        """The wheel's ``.dist-info/variant.json``."""
+        return self.variant.variant_json if self.variant is not None else None
 
 
-def build_wheel(root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False) -> str:
-    """Build the wheel into ``out_dir``; its filename (see :func:`build_wheel_result`)."""
-    return build_wheel_result(root, out_dir, config_settings, editable=editable).filename
+@dataclass(frozen=True)
+class Workspace:
+    """Where one wheel build works: a temp dir that goes with the build, and the build dir."""
+
+    work: Path
+    build_dir: Path | None  # None: nothing to compile
+    kept: bool  # the build dir outlives the build (-C build-dir, an editable build): caches pay
+
+    @property
+    def tree(self) -> Path:
+        return self.work / "wheel"
+
+    def deflated(self, *, audited: bool) -> Path | None:
+        """The deflate cache of large members: kept with a kept build dir; in the temp dir when
+        the audit fills it ahead of packing; none otherwise."""
+        if self.kept and self.build_dir is not None:
+            return self.build_dir / "deflated"
+        return self.work / "deflated" if audited else None
 
 
-def build_wheel_result(
-    root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False
-) -> WheelResult:
-    """config -> variant -> (compile || metadata, sources, staging) -> audit -> archive.
+@dataclass(frozen=True)
+class Compiling:
+    """The compile running in the background (``running`` is None: nothing to compile), and
+    its output, held back until the checks that run meanwhile have passed."""
+
+    running: RunningBuild | None
+    held: _log.Held | None
+
+    def checks_passed(self) -> None:
+        if self.held is not None:
+            self.held.release()
+
+
+def build_wheel(root: Path, out_dir: Path, config_settings: ConfigSettings, *, editable: bool = False) -> BuildResult:
+    """Build the wheel into ``out_dir``, stage by stage as the module docstring lists them.
 
     The compiler is started as soon as the settings (and the variant's flags) are known; the
-    stages that need no compiled code run meanwhile. An error in them cancels the compile.
+    stages up to :func:`finish_compile` need no compiled code and run meanwhile. An error in
+    them cancels the compile and is the first thing printed.
     """
-    settings = load_settings(root, config_settings)
-    _log.set_verbose(settings.options.verbose)
-    vconfig, vrequest = _variant_config(settings)
-    variant = None
-    meta: CoreMetadata | None = None
-    if vconfig is not None and vrequest is not None:
-        from .metadata import build_metadata
-
-        meta = build_metadata(settings)  # cheap next to running the providers: fail fast on [project]
-        variant = _resolve_variant(settings, vconfig, vrequest)
-    modules = settings.tool.ext_modules
-    audit = bool(modules) and not editable and sys.platform.startswith("linux")
-
+    clock = _Clock()
+    prep = clock("prepare", prepare(root, config_settings))
+    audit_wanted = bool(prep.settings.tool.ext_modules) and not editable and sys.platform.startswith("linux")
     with contextlib.ExitStack() as stack:
-        work = stack.enter_context(_tempdir("varwheel-"))
-        running = None
-        held: _log.Held | None = None
-        kept_build_dir: Path | None = None
-        if modules:
-            if editable:
-                build_dir = editable_build_dir(settings)
-            elif settings.options.build_dir is not None:
-                build_dir = settings.options.build_dir
-            else:
-                build_dir = work / "build"
-            if build_dir != work / "build":
-                kept_build_dir = build_dir
-            # The compile's progress is held back until the checks below passed: an error in
-            # [project] or a missing library is then the first thing printed, not the last.
-            held = stack.enter_context(_log.holding())
-            running = stack.enter_context(_compiling(settings, build_dir, variant, cache=kept_build_dir is not None))
+        space = workspace(stack, prep, editable=editable)
+        compiling = clock("start compile", start_compile(stack, prep, space))
+        meta = clock("metadata", prep.meta)
+        check_libraries(prep, compiling)
+        clock.lap("libraries")
+        manifest = clock("sources", collect_sources(prep, meta))
+        tree = clock("stage", stage_tree(space, prep, manifest, editable=editable))
+        warm_up_audit(prep, compiling, audit=audit_wanted)
+        clock.lap("audit warm-up")
+        products = clock("compile", finish_compile(compiling, tree, manifest, prep, editable=editable))
+        tags = unaudited_tags(products)
+        audited = clock("audit", audit(tree, tags, prep, space)) if audit_wanted and products.extensions else None
+        name = name_wheel(tree.dist, tags, audited, prep.variant)
+        path = clock("archive", archive(tree, name, audited, prep, space, out_dir, purelib=not products.extensions))
+        _log.info(f"varwheel: wrote {path.name}")
+        report = dataclasses.replace(audited.report, wheel=name.filename) if audited is not None else None
+        return BuildResult(path, name, path.stat().st_size, prep.variant, report, clock.timings())
 
-        # ---- while the compiler runs: metadata, package files, dist-info
-        from .metadata import build_metadata
-        from .sources import wheel_sources
-        from .wheel.filename import WheelName, escape_name, escape_version
 
-        if meta is None:
-            meta = build_metadata(settings)
-        if running is not None and any(m.libraries for m in modules):
-            from .compile import current_toolchain
-            from .compile.libraries import check_libraries
+def workspace(stack: contextlib.ExitStack, prep: Prepared, *, editable: bool) -> Workspace:
+    """A temp dir for this build (removed when ``stack`` closes) and the build dir: the
+    editable build dir, ``-C build-dir``, or one in the temp dir."""
+    work = stack.enter_context(_tempdir("varwheel-"))
+    if not prep.settings.tool.ext_modules:
+        return Workspace(work, None, kept=False)
+    if editable:
+        build_dir = editable_build_dir(prep.settings)
+    elif prep.settings.options.build_dir is not None:
+        build_dir = prep.settings.options.build_dir
+    else:
+        build_dir = work / "build"
+    return Workspace(work, build_dir, kept=build_dir != work / "build")
 
-            check_libraries(
-                modules, current_toolchain(), str(settings.root), variant.flags.ldflags if variant is not None else ()
-            )
-        prep = Prepared(settings, meta, variant, _audit_config(settings), vconfig, vrequest)
-        manifest = wheel_sources(settings, meta.name)
-        name_esc, ver_esc = escape_name(meta.name), escape_version(meta.version)
-        # The tags are not known before the compile (abi3? optional modules skipped?), but the
-        # .dist-info and .data directory names do not depend on them.
-        provisional = WheelName(name_esc, ver_esc, "py3", "none", "any")
-        tree = work / "wheel"
-        tree.mkdir()
-        if not editable:
-            for arcname, src in manifest.files:
-                _copy(src, tree / arcname)
-        for script in settings.tool.script_files:
-            dest = tree / provisional.data_dir / "scripts" / script.rsplit("/", 1)[-1]
-            _copy(settings.root / script, dest)
-            os.chmod(dest, 0o755)
-        write_dist_info(tree / provisional.dist_info, prep)
-        from .wheel.archive import write_wheel
-        from .wheel.staging import StagedWheel
 
-        if audit:
-            from .audit import audit_staged  # loads pyelftools: also worth doing while compiling
-            from .audit.stage import warm_up
+def start_compile(stack: contextlib.ExitStack, prep: Prepared, space: Workspace) -> Compiling:
+    """Start compiling every extension module; cancelled if ``stack`` unwinds with an error.
 
-            warm_up(prep.audit)
+    The compile's progress is held back until :meth:`Compiling.checks_passed`: an error in
+    ``[project]`` or a missing library is then the first thing printed, not the last.
+    """
+    if space.build_dir is None:
+        return Compiling(None, None)
+    held = stack.enter_context(_log.holding())
+    running = stack.enter_context(_compiling(prep.settings, space.build_dir, prep.variant, cache=space.kept))
+    return Compiling(running, held)
 
-        # ---- compiled products
-        if held is not None:
-            held.release()
-        products = running.result() if running is not None else None
-        extensions = products.extensions if products is not None else ()
-        wheel_name = _wheel_name(name_esc, ver_esc, bool(extensions), products.abi3 if products else None)
-        if variant is not None:
-            wheel_name = wheel_name.with_label(variant.label)
-        if editable:
-            from .editable import editable_members
 
-            for arcname, data in editable_members(
-                meta.name, manifest.top_level, [(e.name, e.path) for e in extensions]
-            ):
-                _write(tree / arcname, data)
-        else:
-            for ext in extensions:
-                _copy(ext.path, tree / ext.dest)
-        staged = StagedWheel(root=tree, name=wheel_name, root_is_purelib=not extensions, generator=GENERATOR)
+def collect_sources(prep: Prepared, meta: CoreMetadata) -> SourceManifest:
+    from .sources import wheel_sources
 
-        # Large members are deflated through a cache: kept in a kept build dir, and filled
-        # ahead of packing with the repaired ELF files while the audit re-checks them.
-        deflated = kept_build_dir / "deflated" if kept_build_dir else None
-        fills: list[threading.Thread] = []
-        report = None
+    return wheel_sources(prep.settings, meta.name)
 
-        # ---- audit (Linux platform wheels; editable wheels point at the build dir instead)
-        if extensions and audit:
-            from .wheel.archive import ZIP_LEVEL
-            from .wheel.zipwriter import DeflateCache
 
-            deflated = deflated or work / "deflated"
-            cache = DeflateCache(deflated)
-            level = variant.x86_64_level if variant is not None else None
-            staged, report = audit_staged(
-                staged,
-                prep.audit,
-                x86_64_level=level,
-                variant_providers=variant.providers if variant is not None else (),
-                on_repaired=lambda paths: fills.append(cache.fill(paths, ZIP_LEVEL)),
-            )
+def stage_tree(space: Workspace, prep: Prepared, manifest: SourceManifest, *, editable: bool) -> StagedTree:
+    """The wheel's tree without its compiled part: package files (an editable wheel has
+    none), scripts, ``.dist-info``. Its directory names need no tags."""
+    from .wheel.staging import StagedTree, stage_package_files, stage_scripts, write_dist_info
+
+    tree = StagedTree(space.tree, prep.dist)
+    tree.root.mkdir()
+    if not editable:
+        stage_package_files(tree, manifest.files)
+    stage_scripts(tree, prep.settings.root, prep.settings.tool.script_files)
+    write_dist_info(tree.dist_info, prep.meta, _variant_json(prep))
+    return tree
+
+
+def check_libraries(prep: Prepared, compiling: Compiling) -> None:
+    """Look up every ``libraries`` entry while the compiler runs: a missing one fails now,
+    not at the link."""
+    modules = prep.settings.tool.ext_modules
+    if compiling.running is None or not any(m.libraries for m in modules):
+        return
+    from .compile import current_toolchain
+    from .compile.libraries import check_libraries as check
+
+    ldflags = prep.variant.flags.ldflags if prep.variant is not None else ()
+    check(modules, current_toolchain(), str(prep.settings.root), ldflags)
+
+
+def warm_up_audit(prep: Prepared, compiling: Compiling, *, audit: bool) -> None:
+    """Load and warm up the audit code while the compiler runs (it cannot fail the build).
+    The last of the early stages: the compile's output is released."""
+    if audit:
+        from .audit.stage import warm_up
+
+        warm_up(prep.audit)
+    compiling.checks_passed()
+
+
+def finish_compile(
+    compiling: Compiling, tree: StagedTree, manifest: SourceManifest, prep: Prepared, *, editable: bool
+) -> BuildProducts:
+    """Wait for the compile; stage the extensions, or for an editable wheel the finder that
+    points at them and at the source tree."""
+    from .compile import BuildProducts
+    from .wheel.staging import stage_editable, stage_extensions
+
+    products = compiling.running.result() if compiling.running is not None else BuildProducts(())
+    if editable:
+        stage_editable(tree, prep.meta.name, manifest.top_level, products.extensions)
+    else:
+        stage_extensions(tree, products.extensions)
+    return products
+
+
+def unaudited_tags(products: BuildProducts) -> WheelTags:
+    """``py3-none-any`` without compiled code; else the limited-API or the interpreter's tags
+    and the plain ``linux_<arch>`` platform, which the audit replaces on Linux."""
+    from .wheel.filename import WheelTags
+
+    if not products.extensions:
+        return WheelTags("py3", "none", "any")
+    if products.abi3:
+        return WheelTags(products.abi3, "abi3", platform_tag())
+    return WheelTags(*interpreter_tags(), platform_tag())
+
+
+def audit(tree: StagedTree, tags: WheelTags, prep: Prepared, space: Workspace) -> Audited:
+    """Audit (and repair) the tree; the platform tags it earns. The ELF files the repair
+    edits are deflated into the cache on threads while the audit re-checks the tree."""
+    from .audit import audit_staged
+    from .wheel.archive import ZIP_LEVEL
+    from .wheel.zipwriter import DeflateCache
+
+    cache_dir = space.deflated(audited=True)
+    assert cache_dir is not None
+    cache = DeflateCache(cache_dir)
+    fills: list[threading.Thread] = []
+    try:
+        return audit_staged(
+            tree,
+            tags,
+            prep.audit,
+            x86_64_level=prep.variant.x86_64_level if prep.variant is not None else None,
+            on_repaired=lambda paths: fills.append(cache.fill(paths, ZIP_LEVEL)),
+        )
+    finally:
         for fill in fills:
             fill.join()
 
-        # ---- archive
-        path = write_wheel(staged, out_dir, cache_dir=deflated)
-        _log.info(f"varwheel: wrote {path.name}")
-        return WheelResult(
-            filename=path.name,
-            size=path.stat().st_size,
-            label=variant.label if variant is not None else None,
-            properties=tuple(" :: ".join(p) for p in variant.properties) if variant is not None else (),
-            platform=staged.name.platform,
-            x86_64_level=variant.x86_64_level if variant is not None else None,
-            declared_level=report.isa_level if report is not None and not report.pure else None,
-            grafted=report.grafted if report is not None else (),
-            variant_json=variant.variant_json if variant is not None else None,
-        )
 
-
-def _wheel_name(name: str, version: str, platlib: bool, abi3: str | None) -> WheelName:
+def name_wheel(dist: DistName, tags: WheelTags, audited: Audited | None, variant: VariantResult | None) -> WheelName:
+    """The wheel's name, decided here and nowhere else: its tags with the platform the audit chose."""
     from .wheel.filename import WheelName
 
-    if not platlib:
-        return WheelName(name, version, "py3", "none", "any")
-    if abi3:
-        py, abi = abi3, "abi3"
-    else:
-        py, abi = interpreter_tags()
-    return WheelName(name, version, py, abi, platform_tag())
+    platform = audited.platform if audited is not None else tags.platform
+    label = variant.label if variant is not None else None
+    return WheelName(dist.name, dist.version, tags.python, tags.abi, platform, label=label)
+
+
+def archive(
+    tree: StagedTree,
+    name: WheelName,
+    audited: Audited | None,
+    prep: Prepared,
+    space: Workspace,
+    out_dir: Path,
+    *,
+    purelib: bool,
+) -> Path:
+    """The SBOM (it names the wheel file), then the wheel, written once into ``out_dir``."""
+    from .wheel.archive import write_wheel
+    from .wheel.staging import StagedWheel
+
+    if audited is not None:
+        from .audit import write_sbom
+
+        providers = prep.variant.providers if prep.variant is not None else ()
+        write_sbom(tree, name, audited, prep.audit, variant_providers=providers)
+        purelib = purelib and not audited.dropped_any
+    staged = StagedWheel(root=tree.root, name=name, root_is_purelib=purelib, generator=GENERATOR)
+    return write_wheel(staged, out_dir, cache_dir=space.deflated(audited=audited is not None))
+
+
+def _variant_json(prep: Prepared) -> bytes | None:
+    return prep.variant.variant_json if prep.variant is not None else None
+
+
+class _Clock:
+    """Times the stages of one build: ``clock(stage, value)`` records the time since the
+    previous lap under ``stage`` and returns ``value``, so a stage is timed where it runs;
+    ``clock.lap(stage)`` does the same after a stage that returns nothing."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self._laps: list[tuple[str, float]] = []
+
+    def __call__(self, stage: str, value: T) -> T:
+        self.lap(stage)
+        return value
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self._laps.append((stage, now - self._last))
+        self._last = now
+
+    def timings(self) -> tuple[tuple[str, float], ...]:
+        return tuple(self._laps)
 
 
 @contextlib.contextmanager
-def _compiling(settings: Settings, build_dir: Path, variant: Any, *, cache: bool) -> Iterator[RunningBuild]:
+def _compiling(
+    settings: Settings, build_dir: Path, variant: VariantResult | None, *, cache: bool
+) -> Iterator[RunningBuild]:
     """Start compiling every extension module; cancel the compile if the caller fails meanwhile."""
     from .compile import CompileRequest, RunningBuild
 
@@ -404,44 +550,10 @@ def _compiling(settings: Settings, build_dir: Path, variant: Any, *, cache: bool
             cache=cache,
         )
     )
-    with _QUICK_HANDOFFS:
-        running.wait_started(0.5)
-        try:
-            yield running
-        except BaseException:
-            running.cancel()
-            raise
-        running.cancel()  # joined already when the caller used result(); a no-op then
-
-
-class _SwitchInterval:
-    """Lower ``sys.setswitchinterval`` while at least one build compiles; restore it after.
-
-    While the pipeline thread runs Python, the compile threads only need the interpreter lock
-    for a moment after each compiler exits, to start the next command; the default switch
-    interval (5 ms) would let them wait that long, three hand-offs per command. Counted, so
-    that builds running side by side in threads (``varwheel build`` of several variants)
-    restore the caller's value only when the last one ends.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._lock = threading.Lock()
-        self._users = 0
-        self._saved = 0.0
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._users == 0:
-                self._saved = sys.getswitchinterval()
-                sys.setswitchinterval(min(self._saved, self.seconds))
-            self._users += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users == 0:
-                sys.setswitchinterval(self._saved)
-
-
-_QUICK_HANDOFFS = _SwitchInterval(0.0005)
+    running.wait_started(0.5)
+    try:
+        yield running
+    except BaseException:
+        running.cancel()
+        raise
+    running.cancel()  # joined already when the caller used result(); a no-op then

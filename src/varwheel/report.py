@@ -17,12 +17,12 @@ from pathlib import Path
 
 from . import _log
 from ._x86 import describe, level_name, level_number
-from .pipeline import WheelResult
+from .pipeline import BuildResult
 
 
 @dataclass(frozen=True)
 class Row:
-    result: WheelResult
+    result: BuildResult
     uses: int | None  # the x86-64 level the wheel's own ELF code uses; None: not x86-64 / unknown
 
     @property
@@ -81,7 +81,7 @@ class Summary:
                     r.filename,
                     r.label if r.label is not None else "(none)",
                     ", ".join(r.properties) or "-",
-                    r.platform,
+                    r.name.platform,
                     isa,
                     human_size(r.size),
                     ", ".join(soname for soname, _ in r.grafted) or "-",
@@ -128,10 +128,10 @@ class Summary:
             _log.warn(text)
 
 
-def release_summary(results: Sequence[WheelResult], wheel_dir: Path) -> Summary:
-    """The summary of a release's wheels (read from ``wheel_dir`` for the code levels)."""
+def release_summary(results: Sequence[BuildResult]) -> Summary:
+    """The summary of a release's wheels (each read back for the level its code uses)."""
     rows = []
     for r in results:
-        uses = code_level(wheel_dir / r.filename) if r.platform.endswith("x86_64") else None
+        uses = code_level(r.path) if r.name.platform.endswith("x86_64") else None
         rows.append(Row(r, uses))
     return Summary(tuple(rows))

@@ -118,19 +118,21 @@ def test_inner_library_isa_level_is_checked(wheels, tmp_path: Path) -> None:
 
 def test_audit_staged_api_in_place(wheels, tmp_path: Path) -> None:
     staged = unpack_wheel(wheels("yamldemo"), tmp_path / "tree")
-    new, report = audit_staged(staged, AuditConfig(), x86_64_level=None)
-    assert new.name.platform == "manylinux2014_x86_64.manylinux_2_17_x86_64"
+    audited = audit_staged(staged.tree, staged.name.wheel_tags, AuditConfig(), x86_64_level=None)
+    assert audited.platform == "manylinux2014_x86_64.manylinux_2_17_x86_64"
+    report = audited.report
     assert report.overall_tag == "manylinux_2_17_x86_64" and report.isa_level == "v1"
     assert dict(report.grafted)["libyaml-0.so.2"].startswith("yamldemo.libs/libyaml-0-")
-    out = write_wheel(new, tmp_path / "dist")
+    assert [g.soname for g in audited.grafted] == ["libyaml-0.so.2"]
+    out = write_wheel(staged.replace(name=staged.name.with_platform(audited.platform)), tmp_path / "dist")
     assert out.exists()
     # repair = false: check and tag only -> refuses because libyaml would have to be grafted
     staged = unpack_wheel(wheels("yamldemo"), tmp_path / "tree2")
     with pytest.raises(VarwheelError, match=r"libyaml-0\.so\.2"):
-        audit_staged(staged, AuditConfig(repair=False), x86_64_level=None)
+        audit_staged(staged.tree, staged.name.wheel_tags, AuditConfig(repair=False), x86_64_level=None)
     staged = unpack_wheel(wheels("zdemo"), tmp_path / "tree3")
-    new, report = audit_staged(staged, AuditConfig(repair=False), x86_64_level=None)
-    assert new.name.platform == "manylinux1_x86_64.manylinux_2_5_x86_64"
+    audited = audit_staged(staged.tree, staged.name.wheel_tags, AuditConfig(repair=False), x86_64_level=None)
+    assert audited.platform == "manylinux1_x86_64.manylinux_2_5_x86_64" and audited.grafted == ()
 
 
 def test_plat_newer_than_needed_adds_both(wheels, tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from varwheel.config.load import known_settings, settings_from
 from varwheel.config.model import AuditConfig
 from varwheel.errors import ConfigError, VarwheelError
 from varwheel.wheel.archive import write_wheel
-from varwheel.wheel.filename import WheelName
 from varwheel.wheel.unpack import unpack_wheel
 
 
@@ -131,16 +130,13 @@ def test_kept_run_path(tmp_path: Path) -> None:
 
 
 def test_new_platform_rules() -> None:
-    n = WheelName("x", "1.0", "cp311", "cp311", "linux_x86_64")
-    assert new_platform(n, ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]) == (
+    assert new_platform("linux_x86_64", ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]) == (
         "manylinux2014_x86_64.manylinux_2_17_x86_64",
         False,
     )
-    n = WheelName("x", "1.0", "py3", "none", "any")
-    assert new_platform(n, ["manylinux_2_5_x86_64"]) == ("manylinux_2_5_x86_64", True)
-    n = WheelName("x", "1.0", "cp311", "cp311", "manylinux2014_x86_64.manylinux_2_17_x86_64")
+    assert new_platform("any", ["manylinux_2_5_x86_64"]) == ("manylinux_2_5_x86_64", True)
     assert (
-        new_platform(n, ["manylinux_2_28_x86_64"])[0]
+        new_platform("manylinux2014_x86_64.manylinux_2_17_x86_64", ["manylinux_2_28_x86_64"])[0]
         == "manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64"
     )
 

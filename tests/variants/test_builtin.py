@@ -179,7 +179,7 @@ def test_builtin_build_needs_nothing_and_records_provenance(
         assert pipeline.get_requires(root, {"variant-label": "cu12", "builtin-providers": "false"}, kind) == [
             "build>=1.2"
         ]
-    name = pipeline.build_wheel(root, tmp_path / "dist", {"variant-label": "cu12"})
+    name = pipeline.build_wheel(root, tmp_path / "dist", {"variant-label": "cu12"}).filename
     assert name.endswith("-cu12.whl")
     out = capsys.readouterr()
     assert (
@@ -369,7 +369,7 @@ def test_sbom_names_the_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     shutil.copytree(Path(__file__).parents[2] / "examples" / "variants", src,
                     ignore=shutil.ignore_patterns("build", "dist", "__pycache__"))  # fmt: skip
     monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(tmp_path / "cache"))
-    name = pipeline.build_wheel(src, tmp_path / "dist", {"variant-label": "x86_64_v2"})
+    name = pipeline.build_wheel(src, tmp_path / "dist", {"variant-label": "x86_64_v2"}).filename
     with zipfile.ZipFile(tmp_path / "dist" / name) as zf:
         doc = json.loads(zf.read("simdsum-0.1.0.dist-info/sboms/varwheel.cdx.json"))
     assert {"name": "x86-64-variant-provider", "version": "0.2.1"} in doc["metadata"]["tools"]

@@ -116,13 +116,13 @@ def test_release_jobs_is_the_budget_of_the_whole_release(tmp_path: Path, monkeyp
     monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(cli, "available_cores", lambda: 8)
     seen: list[tuple[Any, Any]] = []
-    real = pipeline.build_wheel_result
+    real = pipeline.build_wheel
 
-    def spy(root_: Path, out_: Path, cs: Any, **kw: Any) -> pipeline.WheelResult:
+    def spy(root_: Path, out_: Path, cs: Any, **kw: Any) -> pipeline.BuildResult:
         seen.append((cs.get("variant-label"), cs.get("jobs")))
         return real(root_, out_, cs, **kw)
 
-    monkeypatch.setattr(pipeline, "build_wheel_result", spy)
+    monkeypatch.setattr(pipeline, "build_wheel", spy)
     args = ["-q", "build", str(root), "-w", "--variants", "all"]
     assert cli.main([*args, "-o", str(tmp_path / "a"), "-C", "jobs=2"]) == 0
     assert seen[0] == ("null", "2") and [j for _, j in seen[1:]] == ["1"] * 4

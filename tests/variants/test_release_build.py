@@ -192,12 +192,12 @@ def test_release_builds_concurrently(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("VARWHEEL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(cli, "available_cores", lambda: 4)
     root = make_project(tmp_path, PURE_PYPROJECT, c=False)
-    real = pipeline.build_wheel_result
+    real = pipeline.build_wheel
     lock = threading.Lock()
     state = {"now": 0, "max": 0}
     seen: list[tuple[Any, Any]] = []
 
-    def tracking(root_: Path, out_: Path, cs: Any, **kw: Any) -> pipeline.WheelResult:
+    def tracking(root_: Path, out_: Path, cs: Any, **kw: Any) -> pipeline.BuildResult:
         with lock:
             state["now"] += 1
             state["max"] = max(state["max"], state["now"])
@@ -209,7 +209,7 @@ def test_release_builds_concurrently(tmp_path: Path, monkeypatch: pytest.MonkeyP
             with lock:
                 state["now"] -= 1
 
-    monkeypatch.setattr(pipeline, "build_wheel_result", tracking)
+    monkeypatch.setattr(pipeline, "build_wheel", tracking)
     assert release(root, tmp_path / "dist", "all") == 0
     # the first variant alone (fills the shared object cache), then the other four at once
     assert seen[0] == ("null", "4")

@@ -2,7 +2,8 @@
 
 Entry points used by the build pipeline and the CLI:
 
-- :func:`audit_staged` — audit (and repair) a staged wheel tree in place before it is archived;
+- :func:`audit_staged` — audit (and repair) a staged wheel tree in place before it is archived,
+  and choose its platform tags; :func:`write_sbom` — its SBOM, once those tags named the wheel;
 - :func:`show` — analyse a staged tree without changing it (``varwheel audit``).
 """
 
@@ -14,24 +15,28 @@ from .._lazy import attribute_loader
 
 if TYPE_CHECKING:
     from .report import AuditReport
-    from .stage import audit_staged, has_elf, new_platform, show
+    from .stage import Audited, audit_staged, has_elf, new_platform, show, write_sbom
 
 __all__ = [
     "AuditReport",
+    "Audited",
     "audit_staged",
     "has_elf",
     "new_platform",
     "show",
+    "write_sbom",
 ]
 
 # The analysis code (and pyelftools) loads only when a wheel is actually audited: importing
 # it eagerly cost every hook call ~60 ms, pure-Python projects included.
 _LAZY = {
     "AuditReport": "report",
+    "Audited": "stage",
     "audit_staged": "stage",
     "has_elf": "stage",
     "new_platform": "stage",
     "show": "stage",
+    "write_sbom": "stage",
 }
 
 

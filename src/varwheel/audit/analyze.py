@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .. import _log
 from ..errors import VarwheelError
-from ..wheel.filename import WheelName
+from ..wheel.filename import DistName, WheelTags
 from . import platform as plat
 from .elf import ElfInfo, is_elf_file, is_loader, read_elf
 from .policy import Policy, PolicySet, policy_set, split_version
@@ -41,7 +41,7 @@ class IsaFinding:
 @dataclass
 class Analysis:
     root: str
-    name: WheelName
+    dist: DistName
     policies: PolicySet
     elfs: dict[str, WheelElf]
     trees: dict[str, Tree]
@@ -161,7 +161,8 @@ SHARED_LIBRARY_NAME = re.compile(r"\.so(\.\d+)*$")
 
 def analyze(
     root: str,
-    name: WheelName,
+    dist: DistName,
+    tags: WheelTags,
     files: Iterable[tuple[str, str]],
     *,
     excludes: Excludes,
@@ -169,12 +170,14 @@ def analyze(
     isa_allowed: int = 1,
     isa_check: str = "error",
 ) -> Analysis:
-    """Analyse the wheel tree at ``root``; ``files`` are (archive name, absolute path)."""
+    """Analyse the wheel tree at ``root``; ``files`` are (archive name, absolute path) and
+    ``tags`` the tags it has before the audit (the architecture and libc are read from them
+    where they tell)."""
     root = os.path.realpath(root)
-    plat_tags = name.platform.split(".")
+    plat_tags = tags.platform.split(".")
     wheel_arch = plat.arch_from_platform_tags(plat_tags)
     libc = plat.libc_from_platform_tags(plat_tags)
-    purelib = f"{name.data_dir}/purelib/"
+    purelib = f"{dist.data_dir}/purelib/"
     elfs: dict[str, WheelElf] = {}
     skipped: list[str] = []
     for arcname, path in sorted(files):
@@ -203,24 +206,24 @@ def analyze(
         if wheel_arch is None:
             # said only when there is an ELF to take it from: a pure wheel is no puzzle
             _log.warn(
-                f"the architecture could not be deduced from the platform tag {name.platform!r}; using the first ELF's"
+                f"the architecture could not be deduced from the platform tag {tags.platform!r}; using the first ELF's"
             )
             wheel_arch = info.arch
         elif info.arch != wheel_arch:
             raise VarwheelError(
                 f"ELF file for {info.arch}, but the wheel is for {wheel_arch}",
                 subject=arcname,
-                hint=f"platform tag {name.platform}",
+                hint=f"platform tag {tags.platform}",
             )
         base = os.path.basename(arcname)
         elfs[arcname] = WheelElf(arcname, path, info, info.is_extension_named(base))
     if not elfs:
-        raise NonPlatformWheel(name.filename, wheel_arch)
+        raise NonPlatformWheel(f"{dist.name}-{dist.version}", wheel_arch)
     assert wheel_arch is not None
 
     if libc is None:
         for arcname, we in elfs.items():
-            got = plat.libc_from_elf(we.info, os.path.basename(arcname), name.python)
+            got = plat.libc_from_elf(we.info, os.path.basename(arcname), tags.python)
             if got is None:
                 continue
             if libc is None:
@@ -317,7 +320,7 @@ def analyze(
                 machine_policy = policies.min(machine_policy, cap)
     return Analysis(
         root=root,
-        name=name,
+        dist=dist,
         policies=policies,
         elfs=elfs,
         trees=trees,

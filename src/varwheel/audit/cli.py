@@ -17,7 +17,7 @@ from ..errors import VarwheelError
 from ..wheel.archive import ZIP_LEVEL, write_wheel
 from ..wheel.staging import StagedWheel
 from ..wheel.unpack import unpack_wheel
-from . import audit_staged, has_elf, show
+from . import audit_staged, has_elf, show, write_sbom
 from .report import Vendored
 
 
@@ -252,7 +252,10 @@ def _repair_main(args: argparse.Namespace) -> int:
             _log.info(f"{args.wheel.name}: nothing to repair: the wheel contains no ELF files")
             return 0
         level = args.x86_64_level or variant_level(staged)
-        repaired, _rep = audit_staged(staged, cfg, x86_64_level=level)
+        audited = audit_staged(staged.tree, staged.name.wheel_tags, cfg, x86_64_level=level)
+        name = staged.name.with_platform(audited.platform)
+        write_sbom(staged.tree, name, audited, cfg)
+        repaired = staged.replace(name=name, root_is_purelib=staged.root_is_purelib and not audited.dropped_any)
         target = args.wheel_dir / repaired.name.filename
         if target.exists() and os.path.samefile(target, args.wheel):
             raise VarwheelError(

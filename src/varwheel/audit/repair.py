@@ -169,7 +169,7 @@ def repair(
     patcher = Patcher()
     subjects: dict[Path, str] = {}
     soname_map: dict[str, tuple[str, str]] = {}  # soname -> (new name, dest path)
-    data_scripts = f"{analysis.name.data_dir}/scripts/"
+    data_scripts = f"{analysis.dist.data_dir}/scripts/"
     touched: list[tuple[str, str]] = []  # (arcname, path) of ELFs with external libs
 
     # Fail early on anything we will refuse, before copying a byte.
@@ -230,7 +230,7 @@ def repair(
     for arcname, path in touched:
         if arcname.startswith(data_scripts):
             rel = arcname[len(data_scripts) :]
-            new_arc = f"{analysis.name.name}.scripts/{rel}"
+            new_arc = f"{analysis.dist.name}.scripts/{rel}"
             new_path = os.path.join(root, *new_arc.split("/"))
             os.makedirs(os.path.dirname(new_path), exist_ok=True)
             mode = os.stat(path).st_mode

@@ -198,6 +198,7 @@ def pinned_by(analysis: Analysis, overall: Policy) -> str | None:
 def report_from(
     analysis: Analysis,
     *,
+    wheel: str,
     show: bool,
     tags: tuple[str, ...] = (),
     grafted: tuple[tuple[str, str], ...] = (),
@@ -226,7 +227,7 @@ def report_from(
         isa_files = tuple((f.subject, level_name(f.level)) for f in analysis.isa_findings if f.level > 1)
     exec_stack = tuple(a for a, we in analysis.elfs.items() if we.info.exec_stack and we.info.e_type == 3)
     return AuditReport(
-        wheel=analysis.name.filename,
+        wheel=wheel,
         pure=False,
         overall_tag=overall.name,
         sym_tag=analysis.sym_policy.name,

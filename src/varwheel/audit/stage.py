@@ -1,26 +1,28 @@
-"""The audit stage: verdicts, repair and retagging of a staged wheel (``audit_staged``)."""
+"""The audit stage: verdicts, repair and the platform tags of a staged tree (``audit_staged``);
+then the SBOM of the wheel so named (``write_sbom``)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _log
 from .._x86 import LEVELS, describe, level_name, level_number
 from ..config.model import AuditConfig
 from ..errors import VarwheelError
-from ..wheel.filename import WheelName
-from ..wheel.staging import StagedWheel
+from ..wheel.filename import WheelName, WheelTags
+from ..wheel.staging import StagedTree, StagedWheel
 from .analyze import Analysis, NonPlatformWheel, analyze
 from .platform import split_platform
 from .policy import Policy, split_version
-from .repair import RepairResult, repair
+from .repair import Grafted, RepairResult, repair
 from .report import AuditReport, report_from
 from .resolve import Excludes
 from .sbom import SBOM_NAME, make_sbom
 
-__all__ = ["audit_staged", "has_elf", "new_platform", "show", "warm_up"]
+__all__ = ["Audited", "audit_staged", "has_elf", "new_platform", "show", "warm_up", "write_sbom"]
 
 
 def warm_up(config: AuditConfig) -> None:
@@ -46,14 +48,25 @@ def warm_up(config: AuditConfig) -> None:
         pass
 
 
-def _files(staged: StagedWheel) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class Audited:
+    """What the audit decided about a staged tree."""
+
+    platform: str  # the platform field of the wheel's filename, e.g. "manylinux_2_17_x86_64.manylinux2014_x86_64"
+    dropped_any: bool  # "any" gave way to real platform tags: the tree is no longer purelib
+    report: AuditReport
+    grafted: tuple[Grafted, ...] = ()  # the libraries the repair copied into the tree, for the SBOM
+
+
+def _files(staged: StagedTree) -> list[tuple[str, str]]:
     return [(a, str(p)) for a, p in staged.files()]
 
 
-def _analyze(staged: StagedWheel, config: AuditConfig, allowed: int) -> Analysis:
+def _analyze(staged: StagedTree, tags: WheelTags, config: AuditConfig, allowed: int) -> Analysis:
     return analyze(
         str(staged.root),
-        staged.name,
+        staged.dist,
+        tags,
         _files(staged),
         excludes=Excludes(config.exclude),
         search_dirs=config.library_dirs,
@@ -66,10 +79,10 @@ def show(staged: StagedWheel, config: AuditConfig | None = None) -> AuditReport:
     """What ``auditwheel show`` reports, for the staged tree as it is. Pure wheels give ``pure=True``."""
     config = config or AuditConfig()
     try:
-        analysis = _analyze(staged, config, 1)
+        analysis = _analyze(staged.tree, staged.name.wheel_tags, config, 1)
     except NonPlatformWheel:
         return AuditReport(wheel=staged.name.filename, pure=True)
-    return report_from(analysis, show=True)
+    return report_from(analysis, wheel=staged.name.filename, show=True)
 
 
 def _level(value: str | None) -> int:
@@ -186,10 +199,9 @@ def _check_isa(analysis: Analysis, config: AuditConfig, variant_level: str | Non
     return [msg]
 
 
-def new_platform(name: WheelName, abis: list[str]) -> tuple[str, bool]:
-    """The filename platform field after adding the policy tags ``abis`` (a ``linux_<arch>`` tag
-    they replace is removed, as auditwheel does), and whether ``any`` was dropped."""
-    tags = name.platform.split(".")
+def new_platform(platform: str, abis: list[str]) -> tuple[str, bool]:
+    """The filename platform field ``platform`` after adding ``abis``; and whether ``any`` was dropped."""
+    tags = platform.split(".")
     remove = None
     parts = split_platform(abis[0])
     if parts is not None and parts[0] != "linux":
@@ -206,24 +218,26 @@ def new_platform(name: WheelName, abis: list[str]) -> tuple[str, bool]:
 
 
 def audit_staged(
-    staged: StagedWheel,
+    staged: StagedTree,
+    tags: WheelTags,
     config: AuditConfig,
     *,
     x86_64_level: str | None,
     on_repaired: Callable[[list[Path]], object] | None = None,
-    variant_providers: Sequence[tuple[str, str, Sequence[tuple[str, str]]]] = (),
-) -> tuple[StagedWheel, AuditReport]:
-    """Audit ``staged``; repair it in place when allowed; return it retagged with a report.
+) -> Audited:
+    """Audit ``staged`` (whose tags are ``tags`` so far); repair it in place when allowed;
+    return the platform tags it earns, with a report. Naming the wheel is the caller's.
 
     ``on_repaired`` receives the ELF files of the tree as soon as the repair has edited them
     for the last time (before the re-audit): the build starts compressing them then.
     """
+    wheel = f"{staged.dist.name}-{staged.dist.version}"
     allowed = _level(x86_64_level)
     try:
-        analysis = _analyze(staged, config, allowed)
+        analysis = _analyze(staged, tags, config, allowed)
     except NonPlatformWheel:
         _log.detail("audit: no ELF files, nothing to do")
-        return staged, AuditReport(wheel=staged.name.filename, pure=True)
+        return Audited(tags.platform, False, AuditReport(wheel=wheel, pure=True))
     pols = analysis.policies
     warnings = _check_isa(analysis, config, x86_64_level)
     target, requested_base = _target(analysis, config)
@@ -254,7 +268,7 @@ def audit_staged(
         result = repair(
             analysis,
             policy_name=first.name,
-            libs_dir=f"{staged.name.name}{config.libs_dir_suffix}",
+            libs_dir=f"{staged.dist.name}{config.libs_dir_suffix}",
             exclude_never=(*config.exclude, *config.allow_never_vendor),
             extra_rpaths=config.extra_rpaths,
             strip=config.strip,
@@ -267,12 +281,12 @@ def audit_staged(
                 [Path(we.path) for we in analysis.elfs.values()]
                 + [staged.root / g.arcname for g in result.grafted.values()]
             )
-        after = _analyze(staged, config, allowed)
+        after = _analyze(staged, tags, config, allowed)
         left = after.refs[after.policies.lookup(first.name).name].libs  # type: ignore[union-attr]
         if left:
             raise VarwheelError(
                 f"re-audit after repair still finds external libraries: {', '.join(sorted(left))}",
-                subject=staged.name.filename,
+                subject=wheel,
             )
         verdict = after.show_policy
         if verdict.priority < first.priority and not (
@@ -280,30 +294,16 @@ def audit_staged(
         ):
             raise VarwheelError(
                 f"re-audit after repair gives {verdict.name}, not {first.name}",
-                subject=staged.name.filename,
+                subject=wheel,
             )
         analysis = after
 
-    name = staged.name
-    purelib = staged.root_is_purelib
+    platform, dropped_any = tags.platform, False
     if pols.libc != "android":
-        platform, dropped_any = new_platform(name, abis)
-        name = name.with_platform(platform)
-        if dropped_any:
-            purelib = False
-    if (result.grafted or variant_providers) and config.sbom:
-        sbom_dir = staged.root / staged.name.dist_info / "sboms"
-        sbom_dir.mkdir(parents=True, exist_ok=True)
-        data = make_sbom(
-            dist=name.name,
-            version=name.version,
-            wheel_filename=name.filename,
-            grafted={g.arcname: (g.soname, g.source, g.sha256) for g in result.grafted.values()},
-            providers=variant_providers,
-        )
-        (sbom_dir / SBOM_NAME).write_bytes(data)
+        platform, dropped_any = new_platform(tags.platform, abis)
     rep = report_from(
         analysis,
+        wheel=wheel,
         show=False,
         tags=tuple(abis),
         grafted=tuple(sorted((g.soname, g.arcname) for g in result.grafted.values())),
@@ -313,11 +313,37 @@ def audit_staged(
     # wheel claims: a v3 variant whose files declare nothing "needs v1", which is no error.
     claims = x86_64_level or "v1"
     isa = f"; x86-64 level: the files' ISA notes need {rep.isa_level}, the wheel claims {claims}"
-    _log.info(f"audit: {name.platform}" + (isa if rep.isa_level else ""))
-    return staged.replace(name=name, root_is_purelib=purelib), rep
+    _log.info(f"audit: {platform}" + (isa if rep.isa_level else ""))
+    grafted = tuple(sorted(result.grafted.values(), key=lambda g: g.arcname))
+    return Audited(platform, dropped_any, rep, grafted)
 
 
-def has_elf(staged: StagedWheel) -> bool:
+def write_sbom(
+    staged: StagedTree,
+    name: WheelName,
+    audited: Audited,
+    config: AuditConfig,
+    *,
+    variant_providers: Sequence[tuple[str, str, Sequence[tuple[str, str]]]] = (),
+) -> None:
+    """The wheel's CycloneDX SBOM (``.dist-info/sboms/``), when it grafted libraries or its
+    variant asked providers and the config wants one. It names the wheel file, so it is
+    written once the audit's tags have named the wheel."""
+    if not (audited.grafted or variant_providers) or not config.sbom:
+        return
+    sbom_dir = staged.dist_info / "sboms"
+    sbom_dir.mkdir(parents=True, exist_ok=True)
+    data = make_sbom(
+        dist=name.name,
+        version=name.version,
+        wheel_filename=name.filename,
+        grafted={g.arcname: (g.soname, g.source, g.sha256) for g in audited.grafted},
+        providers=variant_providers,
+    )
+    (sbom_dir / SBOM_NAME).write_bytes(data)
+
+
+def has_elf(staged: StagedTree | StagedWheel) -> bool:
     from .elf import is_elf_file
 
     return any(not a.endswith(".py") and is_elf_file(Path(p)) for a, p in staged.files())

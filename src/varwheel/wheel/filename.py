@@ -35,6 +35,40 @@ def check_label(label: str, *, subject: str = "variant label") -> str:
 
 
 @dataclass(frozen=True)
+class DistName:
+    """A distribution's name and version as wheel paths spell them (escaped).
+
+    The ``.dist-info`` and ``.data`` directory names depend on nothing else, so a wheel's tree
+    can be staged before its tags are known.
+    """
+
+    name: str
+    version: str
+
+    @classmethod
+    def of(cls, name: str, version: str) -> DistName:
+        """From the name and version as ``[project]`` gives them."""
+        return cls(escape_name(name), escape_version(version))
+
+    @property
+    def dist_info(self) -> str:
+        return f"{self.name}-{self.version}.dist-info"
+
+    @property
+    def data_dir(self) -> str:
+        return f"{self.name}-{self.version}.data"
+
+
+@dataclass(frozen=True)
+class WheelTags:
+    """The Python, ABI and platform fields of a wheel filename (each may be compressed)."""
+
+    python: str
+    abi: str
+    platform: str
+
+
+@dataclass(frozen=True)
 class WheelName:
     name: str  # escaped distribution name
     version: str  # escaped version
@@ -80,18 +114,23 @@ class WheelName:
         )
 
     @property
+    def dist(self) -> DistName:
+        return DistName(self.name, self.version)
+
+    @property
+    def wheel_tags(self) -> WheelTags:
+        return WheelTags(self.python, self.abi, self.platform)
+
+    @property
     def dist_info(self) -> str:
-        return f"{self.name}-{self.version}.dist-info"
+        return self.dist.dist_info
 
     @property
     def data_dir(self) -> str:
-        return f"{self.name}-{self.version}.data"
+        return self.dist.data_dir
 
     def with_platform(self, platform: str) -> WheelName:
         return WheelName(self.name, self.version, self.python, self.abi, platform, self.build, self.label)
-
-    def with_label(self, label: str | None) -> WheelName:
-        return WheelName(self.name, self.version, self.python, self.abi, self.platform, self.build, label)
 
     @classmethod
     def parse(cls, filename: str) -> WheelName:
