@@ -207,7 +207,7 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
     needed += [p for p in (settings.tool.version.file, settings.tool.version.write_to) if p is not None]
     needed += list(settings.tool.script_files)
     for ext in settings.tool.ext_modules:
-        needed += list(ext.sources) + list(ext.depends) + list(ext.extra_objects)
+        needed += list(ext.sources) + list(ext.depends) + list(ext.extra_objects) + list(ext.fallback_files)
     _log.info("varwheel: collecting sdist files")
     files = sdist_sources(settings, needed)
     path = write_sdist(meta.name, meta.version, files, meta.metadata, out_dir, epoch=source_date_epoch())

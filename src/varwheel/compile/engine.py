@@ -10,7 +10,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from .. import _log, _proc
 from ..config.model import ExtModule
@@ -30,6 +30,9 @@ from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from
 from .model import BuildProducts, BuiltExtension, CompileRequest
 from .toolchain import STAGE, Command, Toolchain, tool_identity
+
+if TYPE_CHECKING:
+    from .pkgconfig import PkgConfig
 
 C_SUFFIXES = (".c", ".m", ".s", ".S")
 CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".C", ".c++", ".mm", ".CC", ".CPP", ".cp")
@@ -185,6 +188,7 @@ class _Builder:
         self._out_lock = threading.Lock()
         self.compiled: list[str] = []  # sources actually compiled (for tests / statistics)
         self.linked: list[str] = []
+        self.pkg_config: PkgConfig | None = None  # created for the first module with pkg-config entries
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -235,7 +239,7 @@ class _Builder:
                 )
             names[m.name] = m
             try:
-                plans.append(self.plan_module(m))
+                plans.append(self.plan_module(self.with_pkg_config(m)))
             except VarwheelError as exc:
                 if not m.optional:
                     raise
@@ -244,6 +248,17 @@ class _Builder:
                 failed.failed = True
                 plans.append(failed)
         return plans
+
+    def with_pkg_config(self, m: ExtModule) -> ExtModule:
+        """``m`` with its ``pkg-config`` entries resolved: pkg-config's flags or the fallbacks
+        added. Planning runs before any compile, and each package is asked once per build."""
+        if not m.pkg_config:
+            return m
+        from .pkgconfig import PkgConfig, apply_pkg_config
+
+        if self.pkg_config is None:
+            self.pkg_config = PkgConfig()
+        return apply_pkg_config(m, self.pkg_config)
 
     def limited_api(self, m: ExtModule) -> str | None:
         tag = m.py_limited_api
