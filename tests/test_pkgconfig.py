@@ -230,6 +230,37 @@ def test_through_python_m_build_sdist_then_wheel(tmp_path: Path, offline_env: di
 # ---------------------------------------------------------------------------- errors
 
 
+def test_version_too_old_is_one_error_line_before_any_compile(tmp_path: Path) -> None:
+    pc_dir = make_library(tmp_path / "prefix")
+    root = make_project(tmp_path / "proj", '"zlib", "pcdemo >= 1.9"')
+    proc = varwheel("build", str(root), "-w", "-o", str(tmp_path / "out"), env={"PKG_CONFIG_PATH": str(pc_dir)})
+    assert proc.returncode == 1
+    assert proc.stdout == "", "compile progress printed before the error"
+    assert one_error(proc.stderr) == (
+        "varwheel: error: tool.varwheel.ext-modules[0].pkg-config[1]: pcdemo >= 1.9 not satisfied: "
+        f"pkg-config has pcdemo 1.8.1 ({pc_dir}/pcdemo.pc) (install a pcdemo development package of a version "
+        ">= 1.9, or put the directory of its pcdemo.pc first in PKG_CONFIG_PATH)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_package_is_one_error_line_naming_the_search_path(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj", '"pcdemo"')
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = varwheel("build", str(root), "-w", "-o", str(tmp_path / "out"), env={"PKG_CONFIG_PATH": str(empty)})
+    assert proc.returncode == 1 and proc.stdout == ""
+    line = one_error(proc.stderr)
+    assert line.startswith(
+        "varwheel: error: tool.varwheel.ext-modules[0].pkg-config[0]: package 'pcdemo' not found by pkg-config "
+        f"(searched PKG_CONFIG_PATH={empty} and its default path "
+    ), line
+    assert line.endswith(
+        "(install the development package that ships pcdemo.pc (Debian/Ubuntu: lib...-dev, Fedora: ...-devel), "
+        "or add the directory holding pcdemo.pc to PKG_CONFIG_PATH)"
+    ), line
+
+
 def test_missing_package_without_pkg_config_path_says_it_is_not_set(tmp_path: Path) -> None:
     dep = PkgConfigDependency(name="varwheel-no-such-package")
     module = ExtModule(name="m", sources=("m.c",), pkg_config=(dep,), index=2)
@@ -241,6 +272,29 @@ def test_missing_package_without_pkg_config_path_says_it_is_not_set(tmp_path: Pa
         "package 'varwheel-no-such-package' not found by pkg-config (searched its default path "
     )
     assert info.value.detail.endswith("; PKG_CONFIG_PATH is not set)")
+
+
+@pytest.mark.parametrize("pkg_config", ["/nonexistent", ""])
+def test_no_pkg_config_program_is_one_error_line(tmp_path: Path, pkg_config: str) -> None:
+    """PKG_CONFIG naming nothing, or no pkg-config/pkgconf on PATH at all."""
+    root = make_project(tmp_path / "proj", '"pcdemo"')
+    env = {"PKG_CONFIG": pkg_config}
+    if not pkg_config:
+        bin_dir = tmp_path / "bin"  # a PATH without pkg-config or pkgconf
+        bin_dir.mkdir()
+        env["PATH"] = str(bin_dir)
+    proc = varwheel("build", str(root), "-w", "-o", str(tmp_path / "out"), env=env)
+    assert proc.returncode == 1 and proc.stdout == ""
+    line = one_error(proc.stderr)
+    prefix = "varwheel: error: tool.varwheel.ext-modules[0].pkg-config[0]: cannot look up 'pcdemo': "
+    if pkg_config:
+        assert line == prefix + (
+            "PKG_CONFIG=/nonexistent is not a program that can be run (set PKG_CONFIG to the pkg-config or "
+            "pkgconf executable, or unset it to use the one on PATH)"
+        )
+    else:
+        assert line.startswith(prefix + "there is no pkg-config program: neither pkg-config nor pkgconf is on PATH")
+        assert "install pkgconf" in line
 
 
 def test_broken_package_shows_pkg_configs_own_words(tmp_path: Path) -> None:

@@ -315,6 +315,8 @@ def build_wheel_result(
             warm_up(prep.audit)
 
         # ---- compiled products
+        if running is not None:
+            running.check_planned()  # a package pkg-config lacks: the first thing printed, too
         if held is not None:
             held.release()
         products = running.result() if running is not None else None

@@ -172,10 +172,12 @@ class _Builder:
         toolchain: Toolchain,
         cancel: threading.Event | None = None,
         started: threading.Event | None = None,
+        planned: threading.Event | None = None,
     ) -> None:
         self.req = req
         self.cancel = cancel or threading.Event()
         self.started = started or threading.Event()  # set once the first command runs
+        self.planned = planned or threading.Event()  # set once every module is planned
         self.tc = toolchain
         self.root = req.root
         self.build_dir = req.build_dir
@@ -524,6 +526,7 @@ class _Builder:
 
     def run(self) -> BuildProducts:
         plans = self.plan()
+        self.planned.set()
         todo: list[ObjectJob] = []
         for plan in plans:
             if plan.failed:
@@ -723,11 +726,13 @@ def run_build(
     toolchain: Toolchain,
     cancel: threading.Event | None = None,
     started: threading.Event | None = None,
+    planned: threading.Event | None = None,
 ) -> tuple[BuildProducts, _Builder]:
     """Build ``req``; once ``cancel`` is set no further command starts (the build then raises).
 
-    ``started`` is set once the first compiler or linker process runs."""
-    builder = _Builder(req, toolchain, cancel, started)
+    ``started`` is set once the first compiler or linker process runs, ``planned`` once
+    every module is planned (before that)."""
+    builder = _Builder(req, toolchain, cancel, started, planned)
     if not req.modules:
         return BuildProducts((), ()), builder
     return builder.run(), builder
