@@ -224,5 +224,5 @@ def test_varwheel_reinstalls_itself_editable(offline_env, make_venv, tmp_path: P
     venv = make_venv()
     venv.pip("install", "-q", "-e", first, env=offline_env)
     venv.pip("install", "-q", "-e", second, env=offline_env)  # failed with BackendInvalid before
-    where = venv.run("import varwheel; print(varwheel.__file__)", cwd=tmp_path).strip()
+    where = venv.run("import varwheel; print(varwheel.__file__)", env=offline_env, cwd=tmp_path).strip()
     assert where == str(second / "src" / "varwheel" / "__init__.py")
