@@ -214,6 +214,22 @@ def test_missing_library_is_reported_before_compiling(tmp_path: Path) -> None:
     assert "ld returned" not in proc.stderr and "cannot find" not in proc.stderr
 
 
+def test_planning_error_is_reported_before_compile_output(tmp_path: Path) -> None:
+    """include-dirs-from (like pkg-config) is resolved while the compile thread plans: its
+    error, too, is the first thing printed, with no "compiling ..." line ahead of it."""
+    root = tmp_path / "proj"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "m.c").write_text("int x;\n")
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "m"\nversion = "1"\n\n[[tool.varwheel.ext-modules]]\nname = "m"\n'
+        'sources = ["src/m.c"]\ninclude-dirs-from = ["varwheel_no_such_module"]\n'
+    )
+    proc = varwheel("build", str(root), "-w", "-o", str(tmp_path / "out"))
+    assert proc.returncode == 1
+    assert proc.stdout == "", "compile progress printed before the error"
+    assert "cannot import 'varwheel_no_such_module'" in one_error(proc.stderr)
+
+
 def test_found_libraries_pass(tmp_path: Path) -> None:
     from varwheel.compile import current_toolchain
     from varwheel.compile.libraries import check_libraries

@@ -233,7 +233,7 @@ def build_sdist(root: Path, out_dir: Path, config_settings: ConfigSettings) -> s
     needed += [p for p in (settings.tool.version.file, settings.tool.version.write_to) if p is not None]
     needed += list(settings.tool.script_files)
     for ext in settings.tool.ext_modules:
-        needed += list(ext.sources) + list(ext.depends) + list(ext.extra_objects)
+        needed += list(ext.sources) + list(ext.depends) + list(ext.extra_objects) + list(ext.fallback_files)
     _log.info("varwheel: collecting sdist files")
     files = sdist_sources(settings, needed)
     path = write_sdist(meta.name, meta.version, files, meta.metadata, out_dir, epoch=source_date_epoch())
@@ -313,6 +313,8 @@ class Compiling:
     held: _log.Held | None
 
     def checks_passed(self) -> None:
+        if self.running is not None:
+            self.running.check_planned()  # a package pkg-config lacks: the first thing printed, too
         if self.held is not None:
             self.held.release()
 

@@ -249,7 +249,7 @@ def wheel_sources(settings: Settings, project_name: str) -> SourceManifest:
     # wheel-relative dir -> module basenames of extensions built into it
     ext_names: dict[str, set[str]] = {}
     for ext in settings.tool.ext_modules:
-        for rel in (*ext.sources, *ext.depends):
+        for rel in (*ext.sources, *ext.depends, *ext.fallback_files):
             ext_inputs.add(_real(root / rel))
         pkg, _, base = ext.name.rpartition(".")
         ext_names.setdefault(pkg.replace(".", "/"), set()).add(base)

@@ -27,17 +27,21 @@ __all__ = [
 
 
 def build_extensions(
-    req: CompileRequest, cancel: threading.Event | None = None, started: threading.Event | None = None
+    req: CompileRequest,
+    cancel: threading.Event | None = None,
+    started: threading.Event | None = None,
+    planned: threading.Event | None = None,
 ) -> BuildProducts:
     """Build every extension module of ``req``; raises VarwheelError on the first hard failure.
 
     Optional modules that fail are warned about and listed in ``BuildProducts.skipped``.
     Environment: CC, CXX, CFLAGS, CXXFLAGS, CPPFLAGS, LDFLAGS, LDSHARED, LDCXXSHARED.
     Once ``cancel`` is set, no further compiler command starts and the call raises.
+    ``planned`` is set once every module is planned, before the first command starts.
     """
     if not req.modules:
         return BuildProducts((), ())
-    products, _ = run_build(req, current_toolchain(), cancel, started)
+    products, _ = run_build(req, current_toolchain(), cancel, started, planned)
     return products
 
 
@@ -53,8 +57,10 @@ class RunningBuild:
     def __init__(self, req: CompileRequest) -> None:
         self._cancel = threading.Event()
         self._started = threading.Event()
+        self._planned = threading.Event()
         self._products: BuildProducts | None = None
         self._error: BaseException | None = None
+        self._plan_error: BaseException | None = None
         # The caller's context goes along: its log label (a release build's variant) marks
         # the progress lines the compile prints.
         self._thread = threading.Thread(
@@ -64,10 +70,13 @@ class RunningBuild:
 
     def _run(self, req: CompileRequest) -> None:
         try:
-            self._products = build_extensions(req, self._cancel, self._started)
+            self._products = build_extensions(req, self._cancel, self._started, self._planned)
         except BaseException as exc:  # handed to the joining thread
             self._error = exc
+            if not self._planned.is_set():
+                self._plan_error = exc
         finally:
+            self._planned.set()
             self._started.set()
 
     def wait_started(self, timeout: float) -> None:
@@ -78,6 +87,14 @@ class RunningBuild:
         compiler going first puts the longest task on the critical path earliest.
         """
         self._started.wait(timeout)
+
+    def check_planned(self) -> None:
+        """Wait until every module is planned (pkg-config asked, ``include-dirs-from``
+        resolved), and raise the error planning ended with: it comes before any compiler
+        ran, so the caller can report it ahead of the compile's held-back progress."""
+        self._planned.wait()
+        if self._plan_error is not None:
+            raise self._plan_error
 
     def result(self) -> BuildProducts:
         self._thread.join()

@@ -10,7 +10,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from .. import _log, _proc
 from .._ext import limited_api_macro, limited_api_problem, limited_api_version, not_built, preprocessed, source_language
@@ -31,6 +31,9 @@ from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from
 from .model import BuildProducts, BuiltExtension, CompileRequest
 from .toolchain import Command, Toolchain, tool_identity
+
+if TYPE_CHECKING:
+    from .pkgconfig import PkgConfig
 
 _OUT = "@OUT@"
 _OBJ = "@OBJ@"
@@ -159,10 +162,12 @@ class _Builder:
         toolchain: Toolchain,
         cancel: threading.Event | None = None,
         started: threading.Event | None = None,
+        planned: threading.Event | None = None,
     ) -> None:
         self.req = req
         self.cancel = cancel or threading.Event()
         self.started = started or threading.Event()  # set once the first command runs
+        self.planned = planned or threading.Event()  # set once every module is planned
         self.tc = toolchain
         self.root = req.root
         self.build_dir = req.build_dir
@@ -175,6 +180,7 @@ class _Builder:
         self._out_lock = threading.Lock()
         self.compiled: list[str] = []  # sources actually compiled (for tests / statistics)
         self.linked: list[str] = []
+        self.pkg_config: PkgConfig | None = None  # created for the first module with pkg-config entries
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -224,7 +230,7 @@ class _Builder:
                 )
             names[m.name] = m
             try:
-                plans.append(self.plan_module(m))
+                plans.append(self.plan_module(self.with_pkg_config(m)))
             except VarwheelError as exc:
                 if not m.optional:
                     raise
@@ -233,6 +239,17 @@ class _Builder:
                 failed.failed = True
                 plans.append(failed)
         return plans
+
+    def with_pkg_config(self, m: ExtModule) -> ExtModule:
+        """``m`` with its ``pkg-config`` entries resolved: pkg-config's flags or the fallbacks
+        added. Planning runs before any compile, and each package is asked once per build."""
+        if not m.pkg_config:
+            return m
+        from .pkgconfig import PkgConfig, apply_pkg_config
+
+        if self.pkg_config is None:
+            self.pkg_config = PkgConfig()
+        return apply_pkg_config(m, self.pkg_config)
 
     def limited_api(self, m: ExtModule) -> str | None:
         tag = m.py_limited_api
@@ -485,6 +502,7 @@ class _Builder:
 
     def run(self) -> BuildProducts:
         plans = self.plan()
+        self.planned.set()
         todo: list[ObjectJob] = []
         for plan in plans:
             if plan.failed:
@@ -684,11 +702,13 @@ def run_build(
     toolchain: Toolchain,
     cancel: threading.Event | None = None,
     started: threading.Event | None = None,
+    planned: threading.Event | None = None,
 ) -> tuple[BuildProducts, _Builder]:
     """Build ``req``; once ``cancel`` is set no further command starts (the build then raises).
 
-    ``started`` is set once the first compiler or linker process runs."""
-    builder = _Builder(req, toolchain, cancel, started)
+    ``started`` is set once the first compiler or linker process runs, ``planned`` once
+    every module is planned (before that)."""
+    builder = _Builder(req, toolchain, cancel, started, planned)
     if not req.modules:
         return BuildProducts((), ()), builder
     return builder.run(), builder

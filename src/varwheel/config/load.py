@@ -24,12 +24,17 @@ from .._paths import project_path_problem
 from ..errors import ConfigError, did_you_mean
 from .model import (
     MAX_TIMEOUT,
+    PKG_CONFIG_NAME,
+    PKG_CONFIG_REQUIREMENT,
+    PKG_CONFIG_VERSION,
     STRIP_CHOICES,
     AuditConfig,
     BuildOptions,
     ExtModule,
     FlagSet,
     Macro,
+    PkgConfigDependency,
+    PkgConfigFallback,
     SdistConfig,
     Settings,
     ToolConfig,
@@ -482,6 +487,22 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
         raise table.error("name", f"{name!r} is not a dotted Python identifier")
     if not read.get("sources", ()):
         raise table.error("sources", f"module {name!r} has no sources")
+    limited = read.get("py_limited_api", None)
+    problem = limited_api_problem(limited) if limited is not None else None
+    if problem is not None:
+        raise table.error("py-limited-api", problem)
+    for i, dep in enumerate(read.get("include_dirs_from", ())):
+        if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$", dep):
+            raise table.error(f"include-dirs-from[{i}]", f'{dep!r} must be a module name or "module:function"')
+    values = dict(read.values)
+    values.update(_module_files(table, read, root))
+    values["pkg_config"] = parse_pkg_config(table, root)
+    return ExtModule(**values, index=index)
+
+
+def _module_files(table: Table, read: Read, root: Path) -> dict[str, Any]:
+    """The checked paths of an ext-module table (or of a pkg-config fallback, which has the
+    same keys): globs expanded, files and include directories that exist, valid sources."""
     sources = _paths(table, "sources", root, glob=True, must_exist=True)
     for i, src in enumerate(sources):
         if source_language(src) is None:
@@ -498,20 +519,88 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
             )
     for i, d in enumerate(read.get("library_dirs", ())):
         check_relative(table, f"library-dirs[{i}]", d, allow_absolute=True)
-    limited = read.get("py_limited_api", None)
-    problem = limited_api_problem(limited) if limited is not None else None
-    if problem is not None:
-        raise table.error("py-limited-api", problem)
-    for i, dep in enumerate(read.get("include_dirs_from", ())):
-        if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$", dep):
-            raise table.error(f"include-dirs-from[{i}]", f'{dep!r} must be a module name or "module:function"')
-    values = dict(read.values)
-    values.update(
-        sources=sources,
-        extra_objects=_paths(table, "extra-objects", root, glob=True, must_exist=True),
-        depends=_paths(table, "depends", root, glob=True, must_exist=True),
-    )
-    return ExtModule(**values, index=index)
+    return {
+        "sources": sources,
+        "extra_objects": _paths(table, "extra-objects", root, glob=True, must_exist=True),
+        "depends": _paths(table, "depends", root, glob=True, must_exist=True),
+    }
+
+
+_PC_REQUIREMENT = re.compile(PKG_CONFIG_REQUIREMENT)
+_PC_VERSION = re.compile(PKG_CONFIG_VERSION)
+_PC_NAME = re.compile(f"^{PKG_CONFIG_NAME}$")
+_PC_SYNTAX = 'write "name" or "name OP version", OP one of >=, >, =, !=, <=, <'
+
+
+def parse_pkg_config(module: Table, root: Path) -> tuple[PkgConfigDependency, ...]:
+    """An ext-module's ``pkg-config``: requirement strings (``"liblz4 >= 1.7.5"``) or tables
+    with ``name``, ``version`` and a ``fallback``. Only the syntax is checked here; whether
+    pkg-config has the package is the compile stage's question."""
+    raw = module.data.get("pkg-config", [])
+    if not isinstance(raw, list):
+        hint = f"write [{raw!r}]".replace("'", '"') if isinstance(raw, str) else ""
+        raise module.error("pkg-config", f"must be an array of strings or tables, not {type_name(raw)}", hint=hint)
+    out: list[PkgConfigDependency] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        key = f"pkg-config[{i}]"
+        if isinstance(item, str):
+            found = _PC_REQUIREMENT.match(item)
+            if found is None:
+                raise module.error(key, f"{item!r} is not a pkg-config requirement", hint=_pc_hint(item))
+            name, op, version = found.groups()
+            dep = PkgConfigDependency(name=name, version=f"{op} {version}" if op else None, index=i)
+        elif isinstance(item, Mapping):
+            dep = _pkg_config_table(Table(item, module.key(key)), i, root)
+        else:
+            raise module.error(key, f"must be a string or a table, not {type_name(item)}")
+        if dep.name in seen:
+            raise module.error(key, f"package {dep.name!r} is listed twice (also in pkg-config[{seen[dep.name]}])")
+        seen[dep.name] = i
+        out.append(dep)
+    return tuple(out)
+
+
+def _pc_hint(text: str) -> str:
+    if "==" in text:
+        return "pkg-config compares with =, not =="
+    if "," in text or text.count(" ") > 2:
+        return "one package per entry; " + _PC_SYNTAX
+    return _PC_SYNTAX
+
+
+def _pkg_config_table(table: Table, index: int, root: Path) -> PkgConfigDependency:
+    read = read_fields(PkgConfigDependency, table)
+    name = read.get("name", None)
+    if name is None:
+        raise table.error("name", "missing: the pkg-config package name (its .pc file without .pc)")
+    if not _PC_NAME.match(name):
+        hint = ""
+        whole = _PC_REQUIREMENT.match(name)
+        if whole is not None and whole.group(2):
+            hint = f'write name = "{whole.group(1)}", version = "{whole.group(2)} {whole.group(3)}"'
+        raise table.error("name", f"{name!r} is not a pkg-config package name", hint=hint)
+    version = read.get("version", None)
+    if version is not None:
+        found = _PC_VERSION.match(version)
+        if found is None:
+            hint = "pkg-config compares with =, not ==" if "==" in version else 'e.g. ">= 1.7.5"'
+            raise table.error("version", f"{version!r} is not an operator and a version", hint=hint)
+        version = f"{found.group(1)} {found.group(2)}"
+    fallback = None
+    if table.has("fallback"):
+        fb_table = table.get_table("fallback")
+        allowed = toml_keys(PkgConfigFallback)
+        for key in fb_table.data:
+            if key in toml_keys(ExtModule) and key not in allowed:
+                raise fb_table.error(
+                    key, "is not a key a fallback can add", hint="a fallback adds " + ", ".join(allowed)
+                )
+        fb_read = read_fields(PkgConfigFallback, fb_table)
+        values = dict(fb_read.values)
+        values.update(_module_files(fb_table, fb_read, root))
+        fallback = PkgConfigFallback(**values)
+    return PkgConfigDependency(name=name, version=version, fallback=fallback, index=index)
 
 
 def parse_audit(table: Table, raw: RawSettings) -> AuditConfig:

@@ -48,6 +48,74 @@ _MACRO_DOC = (
 
 # ---------------------------------------------------------------------------- [tool.varwheel]
 
+#: A pkg-config requirement as pkg-config itself takes it: a package name, optionally a
+#: comparison and a version (``liblz4``, ``liblz4 >= 1.7.5``); spaces around the operator are
+#: optional here, and added when the requirement is passed to pkg-config.
+PKG_CONFIG_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*"
+PKG_CONFIG_REQUIREMENT = rf"^\s*({PKG_CONFIG_NAME})\s*(?:(<=|>=|!=|=|<|>)\s*([^\s<>=!]+))?\s*$"
+PKG_CONFIG_VERSION = r"^\s*(<=|>=|!=|=|<|>)\s*([^\s<>=!]+)\s*$"
+
+
+def _added(key: str, kind: Any = "str-list", **spec: Any) -> Any:
+    """A pkg-config fallback key: the ext-module key of the same name, added to the module."""
+    return option((), toml=key, kind=kind, doc=f"added to the module's `{key}`", **spec)
+
+
+@dataclass(frozen=True)
+class PkgConfigFallback:
+    """What a pkg-config entry's ``fallback`` adds to its module when pkg-config does not
+    provide the package (a bundled copy of the library): ext-module keys, same checks."""
+
+    sources: tuple[str, ...] = _added("sources", type="list of globs")
+    include_dirs: tuple[str, ...] = _added("include-dirs", type="list of paths")
+    define_macros: tuple[Macro, ...] = _added(
+        "define-macros", kind="macros", type="list or table", schema=_MACRO_SCHEMA
+    )
+    undef_macros: tuple[str, ...] = _added("undef-macros")
+    libraries: tuple[str, ...] = _added("libraries")
+    library_dirs: tuple[str, ...] = _added("library-dirs", type="list of paths")
+    extra_compile_args: tuple[str, ...] = _added("extra-compile-args")
+    extra_link_args: tuple[str, ...] = _added("extra-link-args")
+    extra_objects: tuple[str, ...] = _added("extra-objects", type="list of globs")
+    depends: tuple[str, ...] = _added("depends", type="list of globs")
+
+
+@dataclass(frozen=True)
+class PkgConfigDependency:
+    """One entry of an ext-module's ``pkg-config`` list (the string form is its name and version)."""
+
+    name: str = option(
+        toml="name",
+        required=True,
+        default_text="required",
+        doc="the pkg-config package: the name of its `.pc` file without `.pc` (`liblz4`, `zlib`, `gtk+-3.0`)",
+        schema={"type": "string", "pattern": f"^{PKG_CONFIG_NAME}$"},
+    )
+    version: str | None = option(
+        None,
+        toml="version",
+        type='string `"OP VERSION"`',
+        default_text="any",
+        doc="the version pkg-config must have: an operator (`>=`, `>`, `=`, `!=`, `<=`, `<`) and a version, "
+        '`">= 1.7.5"`',
+        schema={"type": "string", "pattern": PKG_CONFIG_VERSION},
+    )
+    fallback: PkgConfigFallback | None = option(
+        None,
+        toml="fallback",
+        kind="table",
+        item=PkgConfigFallback,
+        default_text="none: a missing package is an error",
+        doc="ext-module keys added to the module instead when pkg-config does not have the package (or only a "
+        "version that does not satisfy `version`): the bundled copy",
+    )
+    index: int = 0  # position in the module's pkg-config list, for messages: pkg-config[index]
+
+    @property
+    def requirement(self) -> str:
+        """As pkg-config takes it: ``liblz4 >= 1.7.5``."""
+        return f"{self.name} {self.version}" if self.version else self.name
+
 
 @dataclass(frozen=True)
 class ExtModule:
@@ -154,6 +222,17 @@ class ExtModule:
         setuptools="`language`",
         doc="which linker to use",
     )
+    pkg_config: tuple[PkgConfigDependency, ...] = option(
+        (),
+        toml="pkg-config",
+        kind="tables",
+        item=PkgConfigDependency,
+        shorthand=PKG_CONFIG_REQUIREMENT,
+        type="list of strings or tables",
+        setuptools="— (`pkg-config --cflags --libs` through `subprocess` in `setup.py`)",
+        doc='system libraries found with pkg-config, `"liblz4 >= 1.7.5"` or a table with a `fallback`; their '
+        "compile and link flags are added to the module; see below",
+    )
     py_limited_api: str | None = option(
         None,
         toml="py-limited-api",
@@ -175,6 +254,17 @@ class ExtModule:
     @property
     def key(self) -> str:
         return f"tool.varwheel.ext-modules[{self.index}]"
+
+    @property
+    def fallback_files(self) -> tuple[str, ...]:
+        """The project files the pkg-config fallbacks compile or link (sources, depends,
+        extra-objects): the sdist ships them whichever way a build goes."""
+        out: list[str] = []
+        for dep in self.pkg_config:
+            if dep.fallback is not None:
+                fb = dep.fallback
+                out += [f for f in (*fb.sources, *fb.depends, *fb.extra_objects) if f not in out]
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -934,6 +1024,18 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "LDCXXSHARED",
         "the command that links extensions with C++ sources (default: `sysconfig` `LDCXXSHARED`, else `CXX` plus "
         "the options of `LDSHARED`; run-path options dropped as for `LDSHARED`)",
+    ),
+    EnvVar(
+        "PKG_CONFIG",
+        "the pkg-config program for `pkg-config` entries (may include options; default: `pkg-config`, else "
+        "`pkgconf`, on `PATH`)",
+    ),
+    EnvVar(
+        "PKG_CONFIG_PATH, PKG_CONFIG_LIBDIR",
+        "where pkg-config looks for `.pc` files, before (`PKG_CONFIG_PATH`) or instead of (`PKG_CONFIG_LIBDIR`) its "
+        "default path; read by pkg-config itself, like its other variables (`PKG_CONFIG_SYSROOT_DIR`, ...), and "
+        "named in varwheel's errors",
+        type="paths",
     ),
     EnvVar(
         "SOURCE_DATE_EPOCH",

@@ -31,6 +31,8 @@ from .model import (
     ExtModule,
     FlagSet,
     Override,
+    PkgConfigDependency,
+    PkgConfigFallback,
     ProjectOption,
     ProviderConfig,
     SdistConfig,
@@ -128,6 +130,8 @@ def environment_table() -> str:
 BLOCKS: dict[str, Callable[[], str]] = {
     "tool": lambda: toml_table(ToolConfig),
     "ext-modules": lambda: toml_table(ExtModule, setuptools=True),
+    "pkg-config": lambda: toml_table(PkgConfigDependency),
+    "pkg-config-fallback": lambda: toml_table(PkgConfigFallback, prefix="fallback."),
     "sdist": lambda: toml_table(SdistConfig),
     "version": lambda: toml_table(VersionConfig),
     "audit": lambda: toml_table(AuditConfig, settings=True),
@@ -173,7 +177,10 @@ def _value_schema(spec: Spec) -> dict[str, Any]:
     if kind == "table":
         return object_schema(spec.item)
     if kind == "tables":
-        return {"type": "array", "items": object_schema(spec.item)}
+        items = object_schema(spec.item)
+        if spec.shorthand:
+            items = {"oneOf": [{"type": "string", "pattern": spec.shorthand}, items]}
+        return {"type": "array", "items": items}
     out = _leaf(kind)
     if spec.choices and kind == "str":
         out["enum"] = list(spec.choices)

@@ -45,6 +45,7 @@ class Spec:
     setuptools: str | None = None  # the setuptools equivalent, for ext-modules
     group: str = ""  # which reference table lists a config setting ("" for the core ones)
     schema: dict[str, Any] | None = None  # JSON schema of the value when the kind says too little
+    shorthand: str = ""  # tables: a regex; an array item may be a string matching it instead of a table
 
     @property
     def shown_type(self) -> str:

@@ -1,0 +1,2 @@
+int pcdemo_answer(void);
+const char *pcdemo_origin(void);
