@@ -223,3 +223,45 @@ def test_git_version_through_an_isolated_frontend(tmp_path: Path, offline_env: d
     root = git_project(tmp_path)
     run([sys.executable, "-m", "build", "-o", tmp_path / "dist", root], env=offline_env)
     assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["demo-1.2.3-py3-none-any.whl", "demo-1.2.3.tar.gz"]
+
+
+VERSION_C = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "_v", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit__v(void) {
+    PyObject *m = PyModule_Create(&def);
+    if (m) PyModule_AddStringConstant(m, "VERSION", DEMO_VERSION);
+    return m;
+}
+"""
+
+
+def test_the_binary_states_the_metadata_version(tmp_path: Path) -> None:
+    """{version} in a macro value: the extension and METADATA cannot disagree (a git version here)."""
+    tool = (
+        VCS
+        + """
+        [[tool.varwheel.ext-modules]]
+        name = "demo._v"
+        sources = ["v.c"]
+        define-macros = { DEMO_VERSION = '"{version}"' }
+    """
+    )
+    root = make(tmp_path, tool, {"v.c": VERSION_C})
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "first")
+    git(root, "tag", "2.0.1")
+    wheel = tmp_path / "dist" / pipeline.build_wheel(root, tmp_path / "dist", {}).filename
+    assert wheel.name.startswith("demo-2.0.1-")
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(tmp_path / "unpacked")
+    out = subprocess.run(
+        [sys.executable, "-c", "import demo._v as v; print(v.VERSION)"],
+        cwd=tmp_path / "unpacked",
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert out == "2.0.1"

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Generic, Optional, TypeVar, Union
 
 from . import __version__, _builddir, _log
 from .config import load_settings
-from .config.model import AuditConfig, CompileFlags, Settings, VariantConfig, VariantRequest
+from .config.model import AuditConfig, CompileFlags, ExtModule, Settings, VariantConfig, VariantRequest
+from .config.version import VERSION_PLACEHOLDER, with_version
 
 if TYPE_CHECKING:
     from .audit import Audited, AuditReport
@@ -372,8 +373,13 @@ def start_compile(stack: contextlib.ExitStack, prep: Prepared, space: Workspace)
     """
     if space.build_dir is None:
         return Compiling(None, None)
+    modules = prep.settings.tool.ext_modules
+    if any(value is not None and VERSION_PLACEHOLDER in value for m in modules for _, value in m.define_macros):
+        # the binary says the metadata's version: known before the compile starts (it costs
+        # these projects the metadata stage up front)
+        modules = with_version(modules, prep.meta.version)
     held = stack.enter_context(_log.holding())
-    running = stack.enter_context(_compiling(prep.settings, space.build_dir, prep.variant, cache=space.kept))
+    running = stack.enter_context(_compiling(prep.settings, modules, space.build_dir, prep.variant, cache=space.kept))
     return Compiling(running, held)
 
 
@@ -533,13 +539,17 @@ class _Clock:
 
 @contextlib.contextmanager
 def _compiling(
-    settings: Settings, build_dir: Path, variant: VariantResult | None, *, cache: bool
+    settings: Settings,
+    modules: tuple[ExtModule, ...],
+    build_dir: Path,
+    variant: VariantResult | None,
+    *,
+    cache: bool,
 ) -> Iterator[RunningBuild]:
     """Start compiling every extension module; cancel the compile if the caller fails meanwhile."""
     from .compile import CompileRequest, RunningBuild
 
     build_dir.mkdir(parents=True, exist_ok=True)
-    modules = settings.tool.ext_modules
     _log.info(f"varwheel: compiling {len(modules)} extension module(s) in {build_dir}")
     running = RunningBuild(
         CompileRequest(

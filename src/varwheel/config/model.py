@@ -42,7 +42,7 @@ _MACRO_SCHEMA: dict[str, Any] = {
 }
 _MACRO_DOC = (
     '`-D` macros: a list of `"NAME"`, `"NAME=VALUE"`, `["NAME"]` or `["NAME", "VALUE"]`, or a table '
-    '`{ NAME = "VALUE", FLAG = true }`'
+    '`{ NAME = "VALUE", FLAG = true }`; in ext-modules, `{version}` in a value is the project version'
 )
 
 
