@@ -135,7 +135,9 @@ def test_package_data_and_exclusions(tmp_path: Path) -> None:
             "src/my_proj/_core.o": "",
             "src/my_proj/win.obj": "",
             "src/my_proj/_core.c": "",
-            "src/my_proj/_core.h": "",
+            "src/my_proj/_core.h": "",  # in depends: a header ships, as setuptools ships it
+            "src/my_proj/_table.inc.c": "",  # in depends, but compiled C: not package data
+            "src/my_proj/_gen.tbl": "",  # in depends: ships
             "src/my_proj/_core.cpython-311-x86_64-linux-gnu.so": "",
             "src/my_proj/_core.so": "",
             "src/my_proj/_core.pyd": "",
@@ -147,11 +149,17 @@ def test_package_data_and_exclusions(tmp_path: Path) -> None:
         },
     )
     exts = (
-        ExtModule(name="my_proj._core", sources=("src/my_proj/_core.c",), depends=("src/my_proj/_core.h",)),
+        ExtModule(
+            name="my_proj._core",
+            sources=("src/my_proj/_core.c",),
+            depends=("src/my_proj/_core.h", "src/my_proj/_table.inc.c", "src/my_proj/_gen.tbl"),
+        ),
         ExtModule(name="my_proj.sub._speed", sources=("csrc/speed.c",), index=1),
     )
     assert wheel_paths(settings(tmp_path, ext_modules=exts)) == [
         "my_proj/__init__.py",
+        "my_proj/_core.h",
+        "my_proj/_gen.tbl",
         "my_proj/data/table.csv",
         "my_proj/include/api.h",
         "my_proj/py.typed",

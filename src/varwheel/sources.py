@@ -3,7 +3,8 @@
 Wheel: the project's top-level packages (or single modules), found by the normalized project
 name in ``src/`` or the project root, or listed in ``[tool.varwheel] packages``. Everything
 inside a package ships (modules and package data) except caches, VCS dirs, object files,
-stale in-place builds of the project's own extensions and the extensions' C/C++ sources.
+stale in-place builds of the project's own extensions and the C/C++ sources the extensions
+compile (headers they list in ``depends`` ship, as package data).
 
 Sdist: the files git knows about (tracked, plus untracked-but-not-ignored) when the project
 is inside a git work tree, otherwise the whole tree minus build outputs and caches; then
@@ -24,6 +25,7 @@ from typing import Callable
 
 from . import _glob, _log, _proc
 from ._builddir import in_editable_build_dir
+from ._ext import source_language
 from ._names import escape_name
 from .config.model import Settings
 from .errors import ConfigError, VarwheelError
@@ -245,12 +247,16 @@ def wheel_sources(settings: Settings, project_name: str) -> SourceManifest:
     walker = _Walker(root)
     top_level = _discover(settings, project_name)
 
+    # the C/C++ files the extensions (and their pkg-config fallbacks) compile are not package
+    # data; every other file they name (headers in depends, as setuptools ships them) stays,
+    # when it sits inside a package
     ext_inputs: set[Path] = set()
     # wheel-relative dir -> module basenames of extensions built into it
     ext_names: dict[str, set[str]] = {}
     for ext in settings.tool.ext_modules:
         for rel in (*ext.sources, *ext.depends, *ext.fallback_files):
-            ext_inputs.add(_real(root / rel))
+            if source_language(rel) is not None:
+                ext_inputs.add(_real(root / rel))
         pkg, _, base = ext.name.rpartition(".")
         ext_names.setdefault(pkg.replace(".", "/"), set()).add(base)
     build_dir = settings.options.build_dir
