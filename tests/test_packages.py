@@ -105,6 +105,35 @@ def test_headers_in_depends_ship_as_package_data(tmp_path: Path, monkeypatch: py
     assert len([n for n in names if n.startswith("hdr/_core.") and n.endswith(".so")]) == 1
 
 
+# ---------------------------------------------------------------------------- extension-only projects
+
+
+def test_top_level_extension_with_sources_in_a_directory_of_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wheel holds the extension and nothing of src/demo/ (issue 12: 57 stray files)."""
+    src = make_project(
+        tmp_path / "proj",
+        """
+        [project]
+        name = "demo"
+        version = "1.0"
+        [[tool.varwheel.ext-modules]]
+        name = "demo"
+        sources = ["src/demo/demo.c"]
+        include-dirs = ["src/demo/vendor"]
+        """,
+        {
+            "src/demo/demo.c": c_module("demo", include="vendor/big.h"),
+            "src/demo/vendor/big.h": "/* a vendored library's header */\n",
+            "src/demo/vendor/big.c": "/* not compiled */\n",
+            "src/demo/tests/test_demo.py": "",
+        },
+    )
+    names = members(build(src, tmp_path / "out", monkeypatch))
+    assert len(names) == 1 and names[0].startswith("demo.") and names[0].endswith(".so"), names
+
+
 # ---------------------------------------------------------------------------- stub-only packages
 
 
@@ -336,6 +365,13 @@ def hook_error(src: Path, out: Path) -> str:
             'packages = ["x.y-stubs"]',
             {},
             "pyproject.toml: tool.varwheel.packages[0]: 'x.y-stubs': a stub-only package is a top-level directory",
+        ),
+        (
+            "",
+            {"src/x/mod.py": ""},
+            "pyproject.toml: no package or module found for project 'x' (looked at src/x/, src/x.py, x/, x.py; "
+            'src/x/ has no __init__.py) (add src/x/__init__.py, or list "x" in tool.varwheel.packages to ship a '
+            "namespace package)",
         ),
     ],
 )

@@ -121,6 +121,42 @@ def test_extension_only_project(tmp_path: Path) -> None:
     assert m.files == () and m.top_level == ()
 
 
+def test_extension_sources_in_a_directory_named_like_the_project_are_no_package(tmp_path: Path) -> None:
+    """A top-level extension whose C sources sit in src/<name>/ ships no src/<name>/ directory
+    (a real port shipped 57 stray files and 7.1 MB that way)."""
+    make(tmp_path, {"src/demo/demo.c": "", "src/demo/lib/big.c": "", "src/demo/README.md": ""})
+    ext = ExtModule(name="demo", sources=("src/demo/demo.c",))
+    m = wheel_sources(settings(tmp_path, ext_modules=(ext,)), "demo")
+    assert m.files == () and m.top_level == ()
+    # listed, it ships (a namespace package, as the user says)
+    assert wheel_paths(settings(tmp_path, ext_modules=(ext,), packages=("demo",)), "demo") == [
+        "demo/README.md",
+        "demo/lib/big.c",
+    ]
+
+
+def test_directory_with_an_extension_inside_is_a_namespace_package(tmp_path: Path) -> None:
+    make(tmp_path, {"src/demo/_core.c": "", "src/demo/data.txt": ""})
+    ext = ExtModule(name="demo._core", sources=("src/demo/_core.c",))
+    m = wheel_sources(settings(tmp_path, ext_modules=(ext,)), "demo")
+    assert rels(m.files) == ["demo/data.txt"]
+    assert m.top_level == (("demo", tmp_path / "src" / "demo"),)
+
+
+def test_discovery_goes_on_past_a_directory_that_is_no_package(tmp_path: Path) -> None:
+    make(tmp_path, {"src/my_proj/notes.txt": "", "my_proj/__init__.py": ""})
+    assert wheel_paths(settings(tmp_path)) == ["my_proj/__init__.py"]
+
+
+def test_pure_project_directory_without_init_says_what_to_do(tmp_path: Path) -> None:
+    make(tmp_path, {"src/my_proj/mod.py": ""})
+    with pytest.raises(ConfigError) as info:
+        wheel_sources(settings(tmp_path), "my-proj")
+    assert "src/my_proj/ has no __init__.py" in info.value.detail
+    assert 'list "my_proj" in tool.varwheel.packages' in info.value.hint
+    assert wheel_paths(settings(tmp_path, packages=("my_proj",))) == ["my_proj/mod.py"]
+
+
 def test_stub_only_package(tmp_path: Path) -> None:
     make(
         tmp_path,

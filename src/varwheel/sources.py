@@ -1,7 +1,7 @@
 """File selection: which files go into the wheel and which into the sdist.
 
 Wheel: the project's top-level packages (or single modules), found by the normalized project
-name in ``src/`` or the project root, or
+name in ``src/`` or the project root (a directory only when it really is a package), or
 listed in ``[tool.varwheel] packages`` (also stub-only packages and namespace portions), in
 the directories ``[tool.varwheel] package-dir`` names. Everything inside a package ships
 (modules and package data) except caches, VCS dirs, object files, stale in-place builds of
@@ -241,6 +241,15 @@ def _looked_at(root: Path, places: Sequence[_Place]) -> str:
     return ", ".join(shown(p) for p in places)
 
 
+def _is_package_dir(path: Path, name: str, settings: Settings) -> bool:
+    """Whether directory ``path`` really is package ``name``: it has an ``__init__.py``, or (a
+    namespace package) one of the project's extension modules lives inside it. A directory
+    that holds only an extension's C sources is not a package."""
+    if (path / "__init__.py").is_file():
+        return True
+    return any(ext.name.startswith(name + ".") for ext in settings.tool.ext_modules)
+
+
 def _discover(settings: Settings, project_name: str) -> list[tuple[str, Path]]:
     package_dir = dict(settings.tool.package_dir)
     packages = settings.tool.packages
@@ -265,13 +274,26 @@ def _discover_automatically(
     root = settings.root
     name = import_name(project_name)
     places = _places(root, name, package_dir)
+    not_packages: list[Path] = []
     for place in places:
-        if _exists(place):
-            return [(name, place.path)]
+        if not _exists(place):
+            continue
+        path = place.path
+        if place.module or name in package_dir or _is_package_dir(path, name, settings):
+            return [(name, path)]
+        not_packages.append(path)
     if settings.tool.ext_modules:
-        return []  # an extension-only project
+        return []  # an extension-only project (a directory of its C sources is no package)
+    looked = f"looked at {_looked_at(root, places)}"
+    if not_packages:
+        rel = not_packages[0].relative_to(root).as_posix()
+        raise ConfigError(
+            f"no package or module found for project '{project_name}' ({looked}; {rel}/ has no __init__.py)",
+            subject="pyproject.toml",
+            hint=f'add {rel}/__init__.py, or list "{name}" in tool.varwheel.packages to ship a namespace package',
+        )
     raise ConfigError(
-        f"no package or module found for project '{project_name}' (looked at {_looked_at(root, places)})",
+        f"no package or module found for project '{project_name}' ({looked})",
         subject="pyproject.toml",
         hint="list the top-level packages or modules in tool.varwheel.packages",
     )
