@@ -140,10 +140,60 @@ def test_globs_expand_in_order(tmp_path: Path) -> None:
     assert ext.py_limited_api == "cp39"
 
 
-def test_packages_must_be_top_level(tmp_path: Path) -> None:
-    assert "tool.varwheel.packages[0]: 'a.b' is not a top-level import name" in error(
-        tmp_path, "[tool.varwheel]\npackages = ['a.b']\n"
+def test_packages_forms(tmp_path: Path) -> None:
+    """Top-level names, stub-only packages and namespace portions, each once, in order."""
+    got = tool(tmp_path, "[tool.varwheel]\npackages = ['b', 'ujson-stubs', 'zope.interface', 'b', 'zope.schema']\n")
+    assert got.packages == ("b", "ujson-stubs", "zope.interface", "zope.schema")
+
+
+@pytest.mark.parametrize(
+    ("packages", "expected"),
+    [
+        ("['a-b']", "packages[0]: 'a-b' is not an import name"),
+        ("['ok', 'class']", "packages[1]: 'class' is not an import name"),
+        ("['a..b']", "packages[0]: 'a..b' is not an import name"),
+        ("['-stubs']", "packages[0]: '-stubs' is not an import name"),
+        ("['ns.pkg-stubs']", "packages[0]: 'ns.pkg-stubs': a stub-only package is a top-level directory (PEP 561)"),
+        ("['zope.interface', 'zope']", "packages[1]: 'zope.interface' is inside 'zope', which is listed too"),
+        ("['a', 'a.b.c']", "packages[1]: 'a.b.c' is inside 'a', which is listed too"),
+    ],
+)
+def test_packages_errors(tmp_path: Path, packages: str, expected: str) -> None:
+    text = error(tmp_path, f"[tool.varwheel]\npackages = {packages}\n")
+    assert f"varwheel: error: pyproject.toml: tool.varwheel.{expected}" in text
+    assert "\n" not in text
+
+
+def test_package_dir(tmp_path: Path) -> None:
+    got = tool(
+        tmp_path,
+        """
+        [tool.varwheel]
+        package-dir = { "" = "lib/", kiwisolver = "py/kiwisolver", "zope.interface" = "zi", top = "." }
+        """,
+        {"lib/x": "", "py/kiwisolver/__init__.py": "", "zi/__init__.py": ""},
     )
+    assert got.package_dir == (("", "lib"), ("kiwisolver", "py/kiwisolver"), ("zope.interface", "zi"), ("top", "."))
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('{ "" = "nope" }', 'package-dir."": the directory of the top-level packages does not exist: nope/'),
+        ("{ pkg = 'py/pkg' }", "package-dir.pkg: the directory of 'pkg' does not exist: py/pkg/"),
+        ("{ pkg = 'py/file.txt' }", "package-dir.pkg: the directory of 'pkg' does not exist"),
+        ('{ "zope.interface" = "nope" }', "package-dir.\"zope.interface\": the directory of 'zope.interface'"),
+        ("{ pkg = '../outside' }", "package-dir.pkg: must not contain '..'"),
+        ("{ pkg = '/abs' }", "package-dir.pkg: must be a path relative to the project directory"),
+        ("{ pkg = 1 }", "package-dir.pkg: must be a string (a directory in the project), not an integer"),
+        ('{ "a b" = "py" }', "package-dir.\"a b\": 'a b' is not an import name"),
+        ("'lib'", "package-dir: must be a table, not a string"),
+    ],
+)
+def test_package_dir_errors(tmp_path: Path, table: str, expected: str) -> None:
+    text = error(tmp_path, f"[tool.varwheel]\npackage-dir = {table}\n", {"py/file.txt": ""})
+    assert f"varwheel: error: pyproject.toml: tool.varwheel.{expected}" in text
+    assert "\n" not in text
 
 
 def test_config_settings(tmp_path: Path) -> None:

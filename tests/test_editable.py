@@ -263,3 +263,49 @@ def test_a_real_copy_on_sys_path_wins(tmp_path: Path) -> None:
     )
     got = _run(sys.executable, site, code, tmp_path)
     assert got == {"pkg": "checkout", "helper": "checkout helper", "solo": "solo"}
+
+
+def test_stub_only_packages_are_not_served(tmp_path: Path) -> None:
+    (tmp_path / "pkg-stubs").mkdir()
+    code = dict(editable_members("x", [("pkg-stubs", tmp_path / "pkg-stubs")], []))["_varwheel_editable_x.py"]
+    assert b"stubs" not in code
+    assert "_PACKAGES = {}" in code.decode()
+
+
+def test_namespace_portion_serves_its_namespace_without_a_directory(tmp_path: Path) -> None:
+    """packages = ["ns.pkg"]: the namespace ns is ours to serve, with no directory of the
+    source tree (src/ns/ may hold portions the project does not ship); an extension below the
+    portion is found below the portion's directory."""
+    portion = tmp_path / "src" / "ns" / "pkg"
+    portion.mkdir(parents=True)
+    (portion / "__init__.py").write_text("")
+    (tmp_path / "src" / "ns" / "mod.py").write_text("")
+    build = tmp_path / "b"
+    text = dict(
+        editable_members(
+            "x",
+            [("ns.pkg", portion), ("ns.mod", tmp_path / "src" / "ns" / "mod.py")],
+            [("ns.pkg.sub._c", build / "ns" / "pkg" / "sub" / "_c.so")],
+        )
+    )["_varwheel_editable_x.py"].decode()
+    assert f"'ns': (None, ({str(build / 'ns')!r},))," in text
+    assert f"'ns.pkg': ({str(portion)!r}, ({str(build / 'ns' / 'pkg')!r},))," in text
+    assert f"'ns.pkg.sub': ({str(portion / 'sub')!r}, ({str(build / 'ns' / 'pkg' / 'sub')!r},))," in text
+    assert f"'ns.mod': {str(tmp_path / 'src' / 'ns' / 'mod.py')!r}," in text
+
+
+def test_namespace_portion_in_process(tmp_path: Path) -> None:
+    portion = tmp_path / "src" / "zzns" / "pkg"
+    portion.mkdir(parents=True)
+    (portion / "__init__.py").write_text("VALUE = 'portion'\n")
+    (tmp_path / "src" / "zzns" / "other.py").write_text("")  # not ours: never importable
+    members = dict(editable_members("zzns-pkg", [("zzns.pkg", portion)], []))
+    site = tmp_path / "site"
+    site.mkdir()
+    for name, data in members.items():
+        (site / name).write_bytes(data)
+    code = (
+        "import importlib.util, json, zzns, zzns.pkg\n"
+        "print(json.dumps([zzns.pkg.VALUE, list(zzns.__path__), importlib.util.find_spec('zzns.other') is None]))\n"
+    )
+    assert _run(sys.executable, site, code, tmp_path) == ["portion", [], True]  # type: ignore[comparison-overlap]

@@ -125,3 +125,20 @@ def test_metadata_warnings_are_warnings(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "pyproject.toml").write_text(textwrap.dedent(DEPRECATED_CLASSIFIER))
     with pytest.raises(ConfigError, match=r"classifiers are deprecated.*\(an error because of -C strict-metadata"):
         build_metadata(load_settings(tmp_path, {"strict-metadata": "true"}))
+
+
+def test_readme_from_several_files_says_how_to_write_it(tmp_path: Path) -> None:
+    """setuptools projects assemble long_description from several files; pyproject.toml takes
+    one readme file, so the error names the key and says what to do instead."""
+    body = """
+        [project]
+        name = "x"
+        version = "1"
+        readme = { file = ["README.md", "CHANGELOG.md"], content-type = "text/markdown" }
+    """
+    with pytest.raises(ConfigError) as info:
+        meta_for(tmp_path, body, {"README.md": "# x\n", "CHANGELOG.md": "## 1\n"})
+    line = info.value.render()
+    assert "\n" not in line
+    assert line.startswith("varwheel: error: pyproject.toml: project.readme.file: takes one file, not a list")
+    assert "concatenate the files into one" in line

@@ -96,10 +96,13 @@ def test_explicit_package_missing(tmp_path: Path) -> None:
         assert looked in err.detail
 
 
-def test_explicit_package_dotted_is_rejected(tmp_path: Path) -> None:
+def test_explicit_subpackage_of_a_regular_package_is_an_error(tmp_path: Path) -> None:
+    make(tmp_path, {"src/a/__init__.py": "", "src/a/b/__init__.py": ""})
     with pytest.raises(ConfigError) as info:
         wheel_sources(settings(tmp_path, packages=("a.b",)), "my-proj")
     assert info.value.subject == "tool.varwheel.packages[0]"
+    assert "'a.b' is inside the regular package 'a' (src/a/__init__.py exists)" in info.value.detail
+    assert 'list "a" instead' in info.value.hint
 
 
 def test_nothing_found(tmp_path: Path) -> None:
@@ -116,6 +119,133 @@ def test_extension_only_project(tmp_path: Path) -> None:
     ext = ExtModule(name="_core", sources=("ext/core.c",))
     m = wheel_sources(settings(tmp_path, ext_modules=(ext,)), "my-proj")
     assert m.files == () and m.top_level == ()
+
+
+def test_extension_sources_in_a_directory_named_like_the_project_are_no_package(tmp_path: Path) -> None:
+    """A top-level extension whose C sources sit in src/<name>/ ships no src/<name>/ directory
+    (a real port shipped 57 stray files and 7.1 MB that way)."""
+    make(tmp_path, {"src/demo/demo.c": "", "src/demo/lib/big.c": "", "src/demo/README.md": ""})
+    ext = ExtModule(name="demo", sources=("src/demo/demo.c",))
+    m = wheel_sources(settings(tmp_path, ext_modules=(ext,)), "demo")
+    assert m.files == () and m.top_level == ()
+    # listed, it ships (a namespace package, as the user says)
+    assert wheel_paths(settings(tmp_path, ext_modules=(ext,), packages=("demo",)), "demo") == [
+        "demo/README.md",
+        "demo/lib/big.c",
+    ]
+
+
+def test_directory_with_an_extension_inside_is_a_namespace_package(tmp_path: Path) -> None:
+    make(tmp_path, {"src/demo/_core.c": "", "src/demo/data.txt": ""})
+    ext = ExtModule(name="demo._core", sources=("src/demo/_core.c",))
+    m = wheel_sources(settings(tmp_path, ext_modules=(ext,)), "demo")
+    assert rels(m.files) == ["demo/data.txt"]
+    assert m.top_level == (("demo", tmp_path / "src" / "demo"),)
+
+
+def test_discovery_goes_on_past_a_directory_that_is_no_package(tmp_path: Path) -> None:
+    make(tmp_path, {"src/my_proj/notes.txt": "", "my_proj/__init__.py": ""})
+    assert wheel_paths(settings(tmp_path)) == ["my_proj/__init__.py"]
+
+
+def test_pure_project_directory_without_init_says_what_to_do(tmp_path: Path) -> None:
+    make(tmp_path, {"src/my_proj/mod.py": ""})
+    with pytest.raises(ConfigError) as info:
+        wheel_sources(settings(tmp_path), "my-proj")
+    assert "src/my_proj/ has no __init__.py" in info.value.detail
+    assert 'list "my_proj" in tool.varwheel.packages' in info.value.hint
+    assert wheel_paths(settings(tmp_path, packages=("my_proj",))) == ["my_proj/mod.py"]
+
+
+def test_stub_only_package(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "src/ujson-stubs/__init__.pyi": "def dumps(obj: object) -> str: ...\n",
+            "src/ujson-stubs/METADATA.toml": "",
+            "src/ujson.c": "",
+            "ujson-stubs.py": "",  # never a module: stub-only packages are directories
+        },
+    )
+    ext = ExtModule(name="ujson", sources=("src/ujson.c",))
+    m = wheel_sources(settings(tmp_path, ext_modules=(ext,), packages=("ujson-stubs",)), "ujson")
+    assert rels(m.files) == ["ujson-stubs/METADATA.toml", "ujson-stubs/__init__.pyi"]
+    with pytest.raises(ConfigError) as info:
+        wheel_sources(settings(tmp_path, packages=("wrapt-stubs",)), "wrapt")
+    assert info.value.detail == "stub-only package 'wrapt-stubs' not found (looked at src/wrapt-stubs/, wrapt-stubs/)"
+
+
+def test_package_dir_top_level_directory(tmp_path: Path) -> None:
+    make(tmp_path, {"lib/my_proj/__init__.py": "", "src/my_proj/__init__.py": "", "src/my_proj/other.py": ""})
+    s = settings(tmp_path, package_dir=(("", "lib"),))
+    m = wheel_sources(s, "my-proj")
+    assert rels(m.files) == ["my_proj/__init__.py"]
+    assert m.top_level == (("my_proj", tmp_path / "lib" / "my_proj"),)
+    with pytest.raises(ConfigError) as info:
+        wheel_sources(settings(tmp_path, package_dir=(("", "lib"),), packages=("nope",)), "my-proj")
+    assert info.value.detail == "package or module 'nope' not found (looked at lib/nope/, lib/nope.py)"
+    # "." is the project directory: the flat layout only
+    assert wheel_paths(settings(tmp_path, package_dir=(("", "."),), packages=("lib",))) == ["lib/my_proj/__init__.py"]
+
+
+def test_package_dir_one_package(tmp_path: Path) -> None:
+    make(tmp_path, {"py/kiwisolver/__init__.py": "", "py/kiwisolver/data.txt": "", "src/other.py": ""})
+    s = settings(tmp_path, package_dir=(("kiwisolver", "py/kiwisolver"),))
+    assert wheel_paths(s, "kiwisolver") == ["kiwisolver/__init__.py", "kiwisolver/data.txt"]
+    s = settings(tmp_path, package_dir=(("kiwisolver", "py/kiwisolver"),), packages=("kiwisolver", "other"))
+    assert wheel_paths(s, "anything") == ["kiwisolver/__init__.py", "kiwisolver/data.txt", "other.py"]
+    # a mapped directory is declared: it ships also without an __init__.py
+    (tmp_path / "py" / "kiwisolver" / "__init__.py").unlink()
+    assert wheel_paths(settings(tmp_path, package_dir=(("kiwisolver", "py/kiwisolver"),)), "kiwisolver") == [
+        "kiwisolver/data.txt"
+    ]
+
+
+def test_package_dir_for_a_package_that_does_not_ship_is_an_error(tmp_path: Path) -> None:
+    make(tmp_path, {"src/my_proj/__init__.py": "", "py/kiwi/__init__.py": ""})
+    with pytest.raises(ConfigError) as info:
+        wheel_sources(settings(tmp_path, package_dir=(("kiwi", "py/kiwi"),)), "my-proj")
+    assert info.value.one_line() == (
+        "pyproject.toml: tool.varwheel.package-dir.kiwi: 'kiwi' is not among the packages the wheel ships, so "
+        'py/kiwi/ is never read (list "kiwi" in tool.varwheel.packages, or remove the mapping)'
+    )
+
+
+def test_namespace_portion_ships_alone(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "src/zope/interface/__init__.py": "",
+            "src/zope/interface/common/__init__.py": "",
+            "src/zope/interface/_zic.c": "",
+            "src/zope/schema/__init__.py": "",  # another portion, not listed
+            "src/zope/notes.txt": "",
+            "src/zope/helpers.py": "",
+        },
+    )
+    ext = ExtModule(name="zope.interface._zic", sources=("src/zope/interface/_zic.c",))
+    m = wheel_sources(settings(tmp_path, packages=("zope.interface",), ext_modules=(ext,)), "zope.interface")
+    assert rels(m.files) == ["zope/interface/__init__.py", "zope/interface/common/__init__.py"]
+    assert m.top_level == (("zope.interface", tmp_path / "src" / "zope" / "interface"),)
+    # a module in the namespace, and a portion through a package-dir mapping of the namespace
+    assert wheel_paths(settings(tmp_path, packages=("zope.helpers", "zope.schema"))) == [
+        "zope/helpers.py",
+        "zope/schema/__init__.py",
+    ]
+    make(tmp_path, {"lib/zope/event/__init__.py": ""})
+    s = settings(tmp_path, packages=("zope.event",), package_dir=(("zope", "lib/zope"),))
+    assert wheel_paths(s) == ["zope/event/__init__.py"]
+    s = settings(tmp_path, packages=("zope.event",), package_dir=(("zope.event", "lib/zope/event"),))
+    assert wheel_paths(s) == ["zope/event/__init__.py"]
+
+
+def test_namespace_portion_below_a_regular_package_is_an_error(tmp_path: Path) -> None:
+    make(tmp_path, {"lib/ns/__init__.py": "", "lib/ns/a/b/__init__.py": ""})
+    s = settings(tmp_path, packages=("top.ns.a.b",), package_dir=(("top", "lib"),))
+    with pytest.raises(ConfigError) as info:
+        wheel_sources(s, "x")
+    assert info.value.detail.startswith("'top.ns.a.b' is inside the regular package 'top.ns' (lib/ns/__init__.py")
+    assert info.value.hint == 'list "top.ns" instead: a package ships with its subpackages'
 
 
 # ----------------------------------------------------------------------------- wheel: contents
@@ -135,7 +265,9 @@ def test_package_data_and_exclusions(tmp_path: Path) -> None:
             "src/my_proj/_core.o": "",
             "src/my_proj/win.obj": "",
             "src/my_proj/_core.c": "",
-            "src/my_proj/_core.h": "",
+            "src/my_proj/_core.h": "",  # in depends: a header ships, as setuptools ships it
+            "src/my_proj/_table.inc.c": "",  # in depends, but compiled C: not package data
+            "src/my_proj/_gen.tbl": "",  # in depends: ships
             "src/my_proj/_core.cpython-311-x86_64-linux-gnu.so": "",
             "src/my_proj/_core.so": "",
             "src/my_proj/_core.pyd": "",
@@ -147,11 +279,17 @@ def test_package_data_and_exclusions(tmp_path: Path) -> None:
         },
     )
     exts = (
-        ExtModule(name="my_proj._core", sources=("src/my_proj/_core.c",), depends=("src/my_proj/_core.h",)),
+        ExtModule(
+            name="my_proj._core",
+            sources=("src/my_proj/_core.c",),
+            depends=("src/my_proj/_core.h", "src/my_proj/_table.inc.c", "src/my_proj/_gen.tbl"),
+        ),
         ExtModule(name="my_proj.sub._speed", sources=("csrc/speed.c",), index=1),
     )
     assert wheel_paths(settings(tmp_path, ext_modules=exts)) == [
         "my_proj/__init__.py",
+        "my_proj/_core.h",
+        "my_proj/_gen.tbl",
         "my_proj/data/table.csv",
         "my_proj/include/api.h",
         "my_proj/py.typed",

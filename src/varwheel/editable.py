@@ -10,7 +10,13 @@ project owns:
 - the extension modules, loaded from the persistent editable build dir;
 - the packages that contain extension modules, whose ``__path__`` lists the source dir *and*
   the matching build dir, so ``pkgutil.iter_modules(pkg.__path__)`` and plain submodule
-  imports see the extensions too.
+  imports see the extensions too;
+- the namespace packages above a listed portion (``packages = ["ns.pkg"]``), whose
+  ``__path__`` holds the portions other distributions install, never the source tree's
+  ``ns/`` (which may hold portions this project does not ship).
+
+Stub-only packages (``pkg-stubs``) are left out: nothing imports them, and type checkers read
+stubs from files in the environment, not through import hooks.
 
 The generated module imports only the standard library (pip deletes the isolated build
 environment, varwheel included, after the install) and runs on Python 3.9 and later.
@@ -65,8 +71,12 @@ def _package_spec(fullname, source, build_dirs, path):
         for entry in other.submodule_search_locations:
             if entry not in locations:
                 locations.append(entry)
-    if not locations:
+    elif not locations and (source is not None or other is not None):
+        # our directory is gone, or a regular package of that name is there and we have
+        # nothing to add to it
         return None
+    # a namespace with no directory at all still holds our portions (_PACKAGES and _MODULES
+    # have them by their full names)
     spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
     spec.submodule_search_locations = locations
     return spec
@@ -77,14 +87,21 @@ def _served_elsewhere(fullname, spec):
 
     A top-level name found as a regular module or package on a real sys.path entry wins
     (pip's backend-path when this project builds itself, a checkout on PYTHONPATH) unless
-    it is the very file we map. A submodule is ours only if its parent came from us.
+    it is the very file we map. A submodule is ours if its parent came from us; inside a
+    namespace package that came from elsewhere (another distribution's finder or portions)
+    it is ours unless a real copy is found in the namespace's path, as for a top-level name.
     """
+    search = None
     if "." in fullname:
         parent = sys.modules.get(fullname.rpartition(".")[0])
         parent_spec = getattr(parent, "__spec__", None)
-        return parent_spec is not None and getattr(parent_spec, "_varwheel_editable", None) != _DIST
+        if parent_spec is None or getattr(parent_spec, "_varwheel_editable", None) == _DIST:
+            return False
+        if parent_spec.origin is not None or parent_spec.submodule_search_locations is None:
+            return True  # inside a regular package that is not ours
+        search = list(getattr(parent, "__path__", None) or ())
     try:
-        other = importlib.machinery.PathFinder.find_spec(fullname)
+        other = importlib.machinery.PathFinder.find_spec(fullname, search)
     except Exception:
         return False
     if other is None or other.origin is None or spec.origin is None:
@@ -177,12 +194,21 @@ def editable_members(
     sources: dict[str, str | None] = {}  # package -> source dir
     build_dirs: dict[str, list[str]] = {}
     for name, path in top_level:
-        _check_name(name, f"top-level '{name}'")
+        if name.endswith("-stubs"):
+            # a stub-only package is never imported: type checkers read .pyi files from the
+            # directories on sys.path, which an import hook cannot add to
+            continue
+        parts = _check_name(name, f"top-level '{name}'")
         if path.suffix == ".py" and not path.is_dir():
             modules[name] = _abs(path)
         else:
             sources[name] = _abs(path)
             build_dirs.setdefault(name, [])
+        # a portion of a namespace package: the namespace (without a directory of ours, so no
+        # other portion in the source tree becomes importable) is served too
+        for depth in range(1, len(parts)):
+            sources.setdefault(".".join(parts[:depth]), None)
+            build_dirs.setdefault(".".join(parts[:depth]), [])
 
     ext_map: dict[str, str] = {}
     for name, path in extensions:
@@ -198,12 +224,14 @@ def editable_members(
                     subject=f"extension '{name}'",
                 )
             if package not in sources:
-                top = parts[0]
-                top_src = sources.get(top) if depth > 1 else None
-                if top_src is not None and package != top:
-                    sources[package] = os.path.join(top_src, *parts[1:depth])
-                else:
-                    sources.setdefault(package, None)
+                # below the nearest package that has a source dir (a top-level package, or a
+                # namespace portion): that dir's subdirectory; a namespace has none
+                sources[package] = None
+                for k in range(depth - 1, 0, -1):
+                    above = sources.get(".".join(parts[:k]))
+                    if above is not None:
+                        sources[package] = os.path.join(above, *parts[k:depth])
+                        break
             dirs = build_dirs.setdefault(package, [])
             if build is not None and os.path.basename(build) == parts[depth - 1]:
                 if build not in dirs:

@@ -99,6 +99,15 @@ def _check_project_paths(project: Mapping[str, Any], root: Path) -> None:
     """readme and license files must name files inside the project (one validator for all)."""
     readme = project.get("readme")
     file = readme.get("file") if isinstance(readme, Mapping) else readme
+    if isinstance(file, list):
+        # setuptools' [tool.setuptools.dynamic] readme = {file = [...]} joins several files; the
+        # pyproject.toml standard takes exactly one, and varwheel computes no dynamic readme
+        raise ConfigError(
+            "takes one file, not a list (the pyproject.toml standard allows a single readme file)",
+            subject="pyproject.toml: project.readme.file",
+            hint="concatenate the files into one (e.g. README.md followed by CHANGELOG.md) and name that file; "
+            "varwheel has no dynamic readme",
+        )
     if isinstance(file, str):
         key = "project.readme.file" if isinstance(readme, Mapping) else "project.readme"
         problem = project_path_problem(file)

@@ -1,9 +1,12 @@
 """File selection: which files go into the wheel and which into the sdist.
 
 Wheel: the project's top-level packages (or single modules), found by the normalized project
-name in ``src/`` or the project root, or listed in ``[tool.varwheel] packages``. Everything
-inside a package ships (modules and package data) except caches, VCS dirs, object files,
-stale in-place builds of the project's own extensions and the extensions' C/C++ sources.
+name in ``src/`` or the project root (a directory only when it really is a package), or
+listed in ``[tool.varwheel] packages`` (also stub-only packages and namespace portions), in
+the directories ``[tool.varwheel] package-dir`` names. Everything inside a package ships
+(modules and package data) except caches, VCS dirs, object files, stale in-place builds of
+the project's own extensions and the C/C++ sources the extensions compile (headers they list
+in ``depends`` ship, as package data).
 
 Sdist: the files git knows about (tracked, plus untracked-but-not-ignored) when the project
 is inside a git work tree, otherwise the whole tree minus build outputs and caches; then
@@ -24,8 +27,10 @@ from typing import Callable
 
 from . import _glob, _log, _proc
 from ._builddir import in_editable_build_dir
+from ._ext import source_language
 from ._names import escape_name
 from .config.model import Settings
+from .config.tables import toml_key
 from .errors import ConfigError, VarwheelError
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
@@ -46,7 +51,8 @@ _Filter = Callable[[str, Path], bool]
 class SourceManifest:
     # (wheel-relative POSIX path, absolute source path), sorted by path
     files: tuple[tuple[str, Path], ...]
-    # (top-level import name, absolute path of the package dir or the module's .py file)
+    # (name, absolute path of the package dir or the module's .py file): a top-level import
+    # name, a stub-only package ("pkg-stubs") or a portion of a namespace package ("ns.pkg")
     top_level: tuple[tuple[str, Path], ...]
 
 
@@ -177,62 +183,145 @@ def import_name(project_name: str) -> str:
     return escape_name(project_name)
 
 
-def _candidates(root: Path, name: str) -> list[Path]:
-    """Where a top-level package or module ``name`` may live, in lookup order."""
-    return [root / "src" / name, root / "src" / f"{name}.py", root / name, root / f"{name}.py"]
+@dataclass(frozen=True)
+class _Place:
+    """Where package ``name`` may live: ``base`` joined with ``rest`` (a directory, or with
+    ``.py`` a module); the directories on the way from ``base`` are the name's parents."""
+
+    base: Path
+    rest: tuple[str, ...]
+    module: bool  # the .py file rather than the directory
+
+    @property
+    def path(self) -> Path:
+        path = self.base.joinpath(*self.rest)
+        return path.with_name(path.name + ".py") if self.module else path
+
+    def parents(self) -> list[Path]:
+        return [self.base.joinpath(*self.rest[:k]) for k in range(1, len(self.rest))]
 
 
-def _find_top_level(root: Path, name: str) -> Path | None:
-    for cand in _candidates(root, name):
-        if cand.suffix == ".py" and cand.name != name:
-            if cand.is_file():
-                return cand
-        elif cand.is_dir():
-            return cand
-    return None
+def _places(root: Path, name: str, package_dir: dict[str, str]) -> list[_Place]:
+    """Where the package or module ``name`` may live, in lookup order.
+
+    As setuptools' ``package_dir``: the longest prefix of ``name`` that package-dir maps
+    decides (a name mapped itself is that directory); otherwise the top-level directory
+    (``""``, by default ``src/`` then the project root). Stub-only packages are directories.
+    """
+    parts = tuple(name.split("."))
+    dir_only = name.endswith("-stubs")
+    for depth in range(len(parts), 0, -1):
+        mapped = package_dir.get(".".join(parts[:depth]))
+        if mapped is not None:
+            base, rest = root / mapped, parts[depth:]
+            if not rest:
+                return [_Place(base, rest, module=False)]
+            return [_Place(base, rest, module=False)] + ([] if dir_only else [_Place(base, rest, module=True)])
+    tops = [root / package_dir[""]] if "" in package_dir else [root / "src", root]
+    out: list[_Place] = []
+    for top in tops:
+        out.append(_Place(top, parts, module=False))
+        if not dir_only:
+            out.append(_Place(top, parts, module=True))
+    return out
 
 
-def _looked_at(root: Path, name: str) -> str:
-    shown = [p.relative_to(root).as_posix() + ("" if p.suffix else "/") for p in _candidates(root, name)]
-    return ", ".join(shown)
+def _exists(place: _Place) -> bool:
+    return place.path.is_file() if place.module else place.path.is_dir()
+
+
+def _looked_at(root: Path, places: Sequence[_Place]) -> str:
+    def shown(place: _Place) -> str:
+        try:
+            rel = place.path.relative_to(root).as_posix()
+        except ValueError:  # pragma: no cover - package-dir paths are inside the project
+            rel = str(place.path)
+        return rel if place.module else (rel + "/" if rel != "." else "./")
+
+    return ", ".join(shown(p) for p in places)
+
+
+def _is_package_dir(path: Path, name: str, settings: Settings) -> bool:
+    """Whether directory ``path`` really is package ``name``: it has an ``__init__.py``, or (a
+    namespace package) one of the project's extension modules lives inside it. A directory
+    that holds only an extension's C sources is not a package."""
+    if (path / "__init__.py").is_file():
+        return True
+    return any(ext.name.startswith(name + ".") for ext in settings.tool.ext_modules)
 
 
 def _discover(settings: Settings, project_name: str) -> list[tuple[str, Path]]:
-    root = settings.root
+    package_dir = dict(settings.tool.package_dir)
     packages = settings.tool.packages
     if packages is None:
-        name = import_name(project_name)
-        found = _find_top_level(root, name)
-        if found is not None:
-            return [(name, found)]
-        if settings.tool.ext_modules:
-            return []  # an extension-only project
-        raise ConfigError(
-            f"no package or module found for project '{project_name}' (looked at {_looked_at(root, name)})",
-            subject="pyproject.toml",
-            hint="list the top-level packages or modules in tool.varwheel.packages",
-        )
-    result: list[tuple[str, Path]] = []
-    seen: set[str] = set()
-    for i, name in enumerate(packages):
-        key = f"tool.varwheel.packages[{i}]"
-        if not name.isidentifier():
+        found = _discover_automatically(settings, project_name, package_dir)
+    else:
+        found = [_find_listed(settings, i, name, package_dir) for i, name in enumerate(packages)]
+    used = {name for name, _ in found}
+    for key, value in settings.tool.package_dir:
+        if key and not any(name == key or name.startswith(key + ".") for name in used):
             raise ConfigError(
-                f"'{name}' is not a top-level import name",
-                subject=key,
-                hint="list top-level packages only; subpackages ship with their package",
+                f"{key!r} is not among the packages the wheel ships, so {value}/ is never read",
+                subject=f"pyproject.toml: tool.varwheel.package-dir.{toml_key(key)}",
+                hint=f'list "{key}" in tool.varwheel.packages, or remove the mapping',
             )
-        if name in seen:
+    return found
+
+
+def _discover_automatically(
+    settings: Settings, project_name: str, package_dir: dict[str, str]
+) -> list[tuple[str, Path]]:
+    root = settings.root
+    name = import_name(project_name)
+    places = _places(root, name, package_dir)
+    not_packages: list[Path] = []
+    for place in places:
+        if not _exists(place):
             continue
-        seen.add(name)
-        found = _find_top_level(root, name)
-        if found is None:
+        path = place.path
+        if place.module or name in package_dir or _is_package_dir(path, name, settings):
+            return [(name, path)]
+        not_packages.append(path)
+    if settings.tool.ext_modules:
+        return []  # an extension-only project (a directory of its C sources is no package)
+    looked = f"looked at {_looked_at(root, places)}"
+    if not_packages:
+        rel = not_packages[0].relative_to(root).as_posix()
+        raise ConfigError(
+            f"no package or module found for project '{project_name}' ({looked}; {rel}/ has no __init__.py)",
+            subject="pyproject.toml",
+            hint=f'add {rel}/__init__.py, or list "{name}" in tool.varwheel.packages to ship a namespace package',
+        )
+    raise ConfigError(
+        f"no package or module found for project '{project_name}' ({looked})",
+        subject="pyproject.toml",
+        hint="list the top-level packages or modules in tool.varwheel.packages",
+    )
+
+
+def _find_listed(settings: Settings, index: int, name: str, package_dir: dict[str, str]) -> tuple[str, Path]:
+    """A ``packages`` entry (config checked its form): it always ships, wherever it is found."""
+    root = settings.root
+    key = f"tool.varwheel.packages[{index}]"
+    places = _places(root, name, package_dir)
+    place = next((p for p in places if _exists(p)), None)
+    if place is None:
+        what = "stub-only package" if name.endswith("-stubs") else "package or module"
+        raise ConfigError(f"{what} '{name}' not found (looked at {_looked_at(root, places)})", subject=key)
+    # a dotted entry is a portion of a namespace package: no directory above it may be a
+    # regular package (that one would ship its __init__.py, and all of its subpackages)
+    parts = name.split(".")
+    offset = len(parts) - len(place.rest)
+    for k, parent in enumerate(place.parents(), start=1):
+        if (parent / "__init__.py").is_file():
+            outer = ".".join(parts[: offset + k])
             raise ConfigError(
-                f"package or module '{name}' not found (looked at {_looked_at(root, name)})",
+                f"'{name}' is inside the regular package '{outer}' ({parent.relative_to(root).as_posix()}/__init__.py "
+                "exists), not a namespace package",
                 subject=key,
+                hint=f'list "{outer}" instead: a package ships with its subpackages',
             )
-        result.append((name, found))
-    return result
+    return name, place.path
 
 
 def _real(path: Path) -> Path:
@@ -245,12 +334,16 @@ def wheel_sources(settings: Settings, project_name: str) -> SourceManifest:
     walker = _Walker(root)
     top_level = _discover(settings, project_name)
 
+    # the C/C++ files the extensions (and their pkg-config fallbacks) compile are not package
+    # data; every other file they name (headers in depends, as setuptools ships them) stays,
+    # when it sits inside a package
     ext_inputs: set[Path] = set()
     # wheel-relative dir -> module basenames of extensions built into it
     ext_names: dict[str, set[str]] = {}
     for ext in settings.tool.ext_modules:
         for rel in (*ext.sources, *ext.depends, *ext.fallback_files):
-            ext_inputs.add(_real(root / rel))
+            if source_language(rel) is not None:
+                ext_inputs.add(_real(root / rel))
         pkg, _, base = ext.name.rpartition(".")
         ext_names.setdefault(pkg.replace(".", "/"), set()).add(base)
     build_dir = settings.options.build_dir
@@ -282,11 +375,14 @@ def wheel_sources(settings: Settings, project_name: str) -> SourceManifest:
     files: dict[str, Path] = {}
     for name, path in top_level:
         real = walker.check_link(path)
+        rel = name.replace(".", "/")  # a namespace portion ships below its namespace's directory
         if path.is_dir():
-            if not _excluded(name, excludes):
-                files.update(walker.walk(path, name, prune_dir=prune_dir, skip_file=skip_file))
-        elif not _excluded(path.name, excludes):
-            files[path.name] = real if path.is_symlink() else path
+            if not _excluded(rel, excludes):
+                files.update(walker.walk(path, rel, prune_dir=prune_dir, skip_file=skip_file))
+        else:
+            rel += ".py"
+            if not _excluded(rel, excludes):
+                files[rel] = real if path.is_symlink() else path
     return SourceManifest(
         files=tuple(sorted(files.items())),
         top_level=tuple(sorted(top_level)),

@@ -42,7 +42,7 @@ from .model import (
 )
 from .properties import schema_id
 from .spec import Spec, setting_keys, specs, toml_keys
-from .tables import Table, parse_bool_setting, type_name
+from .tables import Table, parse_bool_setting, toml_key, type_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -347,11 +347,8 @@ def tool_table(pyproject: Mapping[str, Any]) -> Table:
 
 def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str, ...] | None = None) -> ToolConfig:
     read = read_fields(ToolConfig, table)
-    packages = read.get("packages", None)
-    if packages is not None:
-        for i, pkg in enumerate(packages):
-            if not all(_IDENT_PART.match(p) for p in pkg.split(".")) or "." in pkg:
-                raise table.error(f"packages[{i}]", f"{pkg!r} is not a top-level import name")
+    packages = parse_packages(table, read.get("packages", None))
+    package_dir = parse_package_dir(table, root)
 
     version_file = read.get("version_file", None)
     if version_file is not None:
@@ -402,6 +399,7 @@ def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str
 
     return ToolConfig(
         packages=packages,
+        package_dir=package_dir,
         version_file=version_file,
         version=version,
         exclude=exclude,
@@ -451,6 +449,69 @@ def parse_version(tool: Table, version_file: str | None) -> VersionConfig:
             hint="varwheel has templates for .py and .txt files; e.g. '#define VERSION \"{version}\"\\n'",
         )
     return v
+
+
+_PACKAGE_FORMS = (
+    'a top-level package or module ("pkg"), a stub-only package ("pkg-stubs") or a portion of a namespace '
+    'package ("ns.pkg")'
+)
+
+
+def package_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a ``packages`` entry or ``package-dir`` key (None if it can): an
+    import name, dotted for a portion of a namespace package, or ``<name>-stubs`` (PEP 561)."""
+    stubs = name.endswith("-stubs")
+    parts = (name[: -len("-stubs")] if stubs else name).split(".")
+    if not all(_IDENT_PART.match(p) and not keyword.iskeyword(p) for p in parts):
+        return f"{name!r} is not an import name"
+    if stubs and len(parts) > 1:
+        return f"{name!r}: a stub-only package is a top-level directory (PEP 561)"
+    return None
+
+
+def parse_packages(table: Table, packages: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """``packages``: valid names (the only place they are checked), each once, none inside another."""
+    if packages is None:
+        return None
+    out: list[str] = []
+    for i, name in enumerate(packages):
+        problem = package_name_problem(name)
+        if problem is not None:
+            raise table.error(f"packages[{i}]", problem, hint=f"each entry is {_PACKAGE_FORMS}")
+        if name in out:
+            continue
+        for other in out:
+            inner, outer = (name, other) if name.startswith(other + ".") else (other, name)
+            if inner.startswith(outer + "."):
+                raise table.error(
+                    f"packages[{i}]",
+                    f"{inner!r} is inside {outer!r}, which is listed too",
+                    hint="a package ships with all of its subpackages: list one of them",
+                )
+        out.append(name)
+    return tuple(out)
+
+
+def parse_package_dir(table: Table, root: Path) -> tuple[tuple[str, str], ...]:
+    """``package-dir``: package name (or ``""``) -> an existing project directory."""
+    if not table.has("package-dir"):
+        return ()
+    sub = table.get_table("package-dir")
+    out: list[tuple[str, str]] = []
+    for name, value in sub.data.items():
+        key = toml_key(name)
+        if name:
+            problem = package_name_problem(name)
+            if problem is not None:
+                raise sub.error(key, problem, hint=f'a key is "" (where top-level packages are) or {_PACKAGE_FORMS}')
+        if not isinstance(value, str):
+            raise sub.error(key, f"must be a string (a directory in the project), not {type_name(value)}")
+        check_relative(sub, key, value)
+        if not (root / value).is_dir():
+            what = "the directory of the top-level packages" if not name else f"the directory of {name!r}"
+            raise sub.error(key, f"{what} does not exist: {value}/", hint="paths are relative to the project directory")
+        out.append((name, value.rstrip("/") or "."))
+    return tuple(out)
 
 
 def check_relative(table: Table, key: str, path: str, *, allow_absolute: bool = False, pattern: bool = False) -> None:

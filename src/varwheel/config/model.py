@@ -40,6 +40,9 @@ _MACRO_SCHEMA: dict[str, Any] = {
         {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"const": True}]}},
     ]
 }
+_IDENT = "[A-Za-z_][A-Za-z0-9_]*"
+#: a packages entry / package-dir key (config.load.package_name_problem also rejects keywords)
+_PACKAGE_PATTERN = f"^{_IDENT}(\\.{_IDENT})*$|^{_IDENT}-stubs$"
 _MACRO_DOC = (
     '`-D` macros: a list of `"NAME"`, `"NAME=VALUE"`, `["NAME"]` or `["NAME", "VALUE"]`, or a table '
     '`{ NAME = "VALUE", FLAG = true }`; in ext-modules, `{version}` in a value is the project version'
@@ -587,7 +590,26 @@ class ToolConfig:
         toml="packages",
         kind="str-list",
         default_text="discovered",
-        doc="the top-level import packages and modules that ship in the wheel",
+        doc='the packages and modules that ship in the wheel: top-level import names (`"pkg"`), PEP 561 '
+        'stub-only packages (`"pkg-stubs"`) and portions of PEP 420 namespace packages (`"ns.pkg"`)',
+        schema={"type": "array", "items": {"type": "string", "pattern": _PACKAGE_PATTERN}},
+    )
+    package_dir: tuple[tuple[str, str], ...] = option(
+        (),
+        toml="package-dir",
+        kind="map",
+        map_item="str",
+        map_key="package",
+        type="table of paths",
+        default_text="none",
+        doc='where packages live, like setuptools\' `package_dir`: `"" = "lib"` is the directory top-level '
+        'packages are looked up in (instead of `src/`, then the project root), `pkg = "py/pkg"` one package\'s '
+        "directory",
+        schema={
+            "type": "object",
+            "propertyNames": {"pattern": f"^$|{_PACKAGE_PATTERN}"},
+            "additionalProperties": {"type": "string"},
+        },
     )
     version_file: str | None = option(
         None,

@@ -88,6 +88,13 @@ class Table:
         return Table(value, self.key(name), self.source)
 
 
+def toml_key(key: str) -> str:
+    """``key`` as it is written after a dot in a dotted TOML key (quoted unless bare)."""
+    if key and all(c.isascii() and (c.isalnum() or c in "-_") for c in key):
+        return key
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def type_name(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
