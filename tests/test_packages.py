@@ -368,7 +368,7 @@ def hook_error(src: Path, out: Path) -> str:
         ),
         (
             "",
-            {"src/x/mod.py": ""},
+            {"src/x/data.txt": ""},
             "pyproject.toml: no package or module found for project 'x' (looked at src/x/, src/x.py, x/, x.py; "
             'src/x/ has no __init__.py) (add src/x/__init__.py, or list "x" in tool.varwheel.packages to ship a '
             "namespace package)",

@@ -148,13 +148,17 @@ def test_discovery_goes_on_past_a_directory_that_is_no_package(tmp_path: Path) -
     assert wheel_paths(settings(tmp_path)) == ["my_proj/__init__.py"]
 
 
-def test_pure_project_directory_without_init_says_what_to_do(tmp_path: Path) -> None:
+def test_pure_project_namespace_directory_still_ships(tmp_path: Path) -> None:
+    """Without extension modules, an __init__-less directory with Python files is a namespace
+    package, as before; one without Python files is not a package and says what to do."""
     make(tmp_path, {"src/my_proj/mod.py": ""})
+    assert wheel_paths(settings(tmp_path)) == ["my_proj/mod.py"]
+    (tmp_path / "src" / "my_proj" / "mod.py").rename(tmp_path / "src" / "my_proj" / "notes.txt")
     with pytest.raises(ConfigError) as info:
         wheel_sources(settings(tmp_path), "my-proj")
     assert "src/my_proj/ has no __init__.py" in info.value.detail
     assert 'list "my_proj" in tool.varwheel.packages' in info.value.hint
-    assert wheel_paths(settings(tmp_path, packages=("my_proj",))) == ["my_proj/mod.py"]
+    assert wheel_paths(settings(tmp_path, packages=("my_proj",))) == ["my_proj/notes.txt"]
 
 
 def test_stub_only_package(tmp_path: Path) -> None:

@@ -244,9 +244,12 @@ def _looked_at(root: Path, places: Sequence[_Place]) -> str:
 def _is_package_dir(path: Path, name: str, settings: Settings) -> bool:
     """Whether directory ``path`` really is package ``name``: it has an ``__init__.py``, or (a
     namespace package) one of the project's extension modules lives inside it. A directory
-    that holds only an extension's C sources is not a package."""
+    that holds only an extension's C sources is not a package. In a project without extension
+    modules an ``__init__``-less directory with Python files is a namespace package."""
     if (path / "__init__.py").is_file():
         return True
+    if not settings.tool.ext_modules:  # a pure project's namespace package: it has Python code
+        return next(path.rglob("*.py"), None) is not None
     return any(ext.name.startswith(name + ".") for ext in settings.tool.ext_modules)
 
 
