@@ -80,3 +80,10 @@ def make_venv(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
         return Venv(path)
 
     yield make
+
+
+@pytest.fixture(autouse=True)
+def _own_compile_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets a shared compile cache of its own (frontends it runs inherit it), so
+    the cache is exercised everywhere and no test sees another's objects."""
+    monkeypatch.setenv("VARWHEEL_COMPILE_CACHE", str(tmp_path / "compile-cache"))

@@ -95,6 +95,7 @@ def test_optional_extension_skipped(project, tmp_path: Path, monkeypatch: pytest
 
 
 def test_kept_build_dir_is_incremental(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("VARWHEEL_COMPILE_CACHE", "0")  # the build dir's own records, alone
     src = project("c-extension")
     settings = {"build-dir": str(tmp_path / "bld")}
     throwaway = build(src, tmp_path / "0", monkeypatch)  # temp build dir: no depfiles, no manifests

@@ -106,7 +106,7 @@ def test_verbose_prints_the_commands(tmp_path: Path, flag: list[str]) -> None:
     root = copy("c-extension", tmp_path)
     proc = varwheel("build", str(root), "-w", "-o", str(tmp_path / "out"), *flag)
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"^\s+\S*(gcc|cc|clang)\S* .* -c src/fastthing/_core.c", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^\s+\S*(gcc|cc|clang)\S* .* -c project/src/fastthing/_core.c", proc.stdout, re.M), proc.stdout
 
 
 def test_verbose_and_quiet_exclude_each_other() -> None:

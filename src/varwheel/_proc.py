@@ -36,6 +36,22 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def job_limit(environ: Mapping[str, str]) -> int | None:
+    """The parallel-job limit a build environment sets, as build tools read it: ``MAX_JOBS``
+    (PyTorch's builds, fromager), ``CMAKE_BUILD_PARALLEL_LEVEL``, then ``-j N``/``--jobs=N``
+    in ``MAKEFLAGS`` (a jobserver is not joined: its ``-j`` count is taken as the limit)."""
+    import re
+
+    for name in ("MAX_JOBS", "CMAKE_BUILD_PARALLEL_LEVEL"):
+        value = environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    found = re.search(r"(?:^|\s)(?:-j\s*|--jobs[= ])(\d+)", " " + environ.get("MAKEFLAGS", ""))
+    if found and int(found.group(1)) > 0:
+        return int(found.group(1))
+    return None
+
+
 def command_line(args: Sequence[str]) -> str:
     import shlex
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
 import shutil
 import sys
 import sysconfig
@@ -548,18 +549,25 @@ def _compiling(
 ) -> Iterator[RunningBuild]:
     """Start compiling every extension module; cancel the compile if the caller fails meanwhile."""
     from .compile import CompileRequest, RunningBuild
+    from .compile.cache import shared_cache_location
 
     build_dir.mkdir(parents=True, exist_ok=True)
     _log.info(f"varwheel: compiling {len(modules)} extension module(s) in {build_dir}")
+    opts, tool = settings.options, settings.tool
+    cache_dir, max_size = shared_cache_location(opts.compile_cache, os.environ)
     running = RunningBuild(
         CompileRequest(
             root=settings.root,
             modules=modules,
             build_dir=build_dir,
-            jobs=settings.options.jobs,
-            verbose=settings.options.verbose,
+            jobs=opts.jobs,
+            verbose=opts.verbose,
             extra=variant.flags if variant is not None else CompileFlags(),
             cache=cache,
+            cache_dir=cache_dir,
+            cache_max_size=max_size,
+            launcher=opts.compiler_launcher or tool.compiler_launcher,
+            build_type=opts.build_type or tool.build_type,
         )
     )
     running.wait_started(0.5)

@@ -41,7 +41,7 @@ def build_extensions(
     """
     if not req.modules:
         return BuildProducts((), ())
-    products, _ = run_build(req, current_toolchain(), cancel, started, planned)
+    products, _ = run_build(req, current_toolchain(build_type=req.build_type), cancel, started, planned)
     return products
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Union
 
 from .. import _log, _proc
 from .._ext import limited_api_macro, limited_api_problem, limited_api_version, not_built, preprocessed, source_language
+from .._fs import atomic_write
 from ..config.model import ExtModule
 from ..errors import VarwheelError
 from .cache import (
@@ -22,6 +23,7 @@ from .cache import (
     FileState,
     LinkHistory,
     Manifests,
+    SharedCache,
     digest,
     hash_file,
     object_key,
@@ -29,8 +31,9 @@ from .cache import (
 )
 from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from
+from .layout import Layout
 from .model import BuildProducts, BuiltExtension, CompileRequest
-from .toolchain import Command, Toolchain, tool_identity
+from .toolchain import Command, Toolchain, find_launcher, tool_identity
 
 if TYPE_CHECKING:
     from .pkgconfig import PkgConfig
@@ -55,33 +58,22 @@ def link_command(m: ExtModule, tc: Toolchain) -> Command:
 
 
 class _Hasher(FileHasher):
-    """FileHasher that stores files of generated include dirs under a placeholder.
+    """FileHasher over the layout's stored forms (see :meth:`Layout.stored`).
 
-    ``CompileFlags.include_dirs`` hold generated headers (one directory per variant, say):
-    their paths enter cache keys as ``@GENn@`` so that the objects of sources which do not
-    include them are shared, and the headers themselves are always hashed (never trusted
-    by size and mtime), so objects of sources which do include them are keyed by content.
+    Files of generated include dirs (``@GEN<n>@``: one directory per variant, say) are always
+    hashed, never trusted by size and mtime, so objects of sources which include them are
+    keyed by content while the objects of sources which do not are shared.
     """
 
-    def __init__(self, root: Path, generated: tuple[str, ...]) -> None:
+    def __init__(self, root: Path, layout: Layout) -> None:
         super().__init__(root)
-        self.generated = tuple(os.path.normpath(d) for d in generated)
+        self.layout = layout
 
     def stored_path(self, path: str) -> str:
-        full = os.path.normpath(os.path.join(self.root, path))
-        for n, d in enumerate(self.generated):
-            if full.startswith(d + os.sep):
-                return f"@GEN{n}@/" + os.path.relpath(full, d).replace(os.sep, "/")
-        return super().stored_path(path)
+        return self.layout.stored(path)
 
     def absolute(self, stored: str) -> str:
-        if stored.startswith("@GEN"):
-            mark, _, rel = stored.partition("/")
-            n = int(mark[4:-1])
-            if n < len(self.generated):
-                return os.path.join(self.generated[n], rel)
-            return os.path.join(os.devnull, rel)  # a generated dir this build does not have
-        return super().absolute(stored)
+        return self.layout.absolute(stored)
 
     def state(self, stored: str, known: FileState | None = None, *, fresh: bool = False) -> FileState | None:
         if stored.startswith("@GEN"):
@@ -173,14 +165,18 @@ class _Builder:
         self.build_dir = req.build_dir
         self.obj_dir = req.build_dir / "obj"
         self.lib_dir = req.build_dir / "lib"
-        self.hasher = _Hasher(req.root, req.extra.include_dirs)
-        self.manifests = Manifests(req.build_dir)
+        self.layout = Layout(req.root, req.build_dir, req.extra.include_dirs)
+        self.hasher = _Hasher(req.root, self.layout)
+        self.shared = SharedCache(req.cache_dir, req.cache_max_size) if req.cache_dir is not None else None
+        self.records = req.cache or self.shared is not None  # depfiles and records kept
+        self.manifests = Manifests(req.build_dir, self.shared)
         self.links = LinkHistory(req.build_dir)
         self._identity: dict[str, str] = {}
         self._out_lock = threading.Lock()
         self.compiled: list[str] = []  # sources actually compiled (for tests / statistics)
         self.linked: list[str] = []
         self.pkg_config: PkgConfig | None = None  # created for the first module with pkg-config entries
+        self.launcher = find_launcher(req.launcher, toolchain)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -196,7 +192,6 @@ class _Builder:
             [
                 (str(self.build_dir), "@BUILD@"),
                 (str(self.root), "@ROOT@"),
-                *[(d, f"@GEN{n}@") for n, d in enumerate(self.hasher.generated)],
             ],
             key=lambda p: -len(p[0]),
         )
@@ -292,7 +287,7 @@ class _Builder:
         linker = link_command(m, self.tc)
 
         include_dirs = (
-            *self.hasher.generated,
+            *self.layout.generated,
             *m.include_dirs,
             *resolve_include_dirs_from(m),
             *self.tc.python_include_dirs,
@@ -305,21 +300,17 @@ class _Builder:
         for name, value in macros:
             pp.append(f"-D{name}" if value is None else f"-D{name}={value}")
         pp += [f"-U{name}" for name in m.undef_macros]
-        pp += [f"-I{d}" for d in include_dirs]
+        pp += [f"-I{self.layout.include_dir(d)}" for d in include_dirs]
 
-        prefix_maps = (
-            f"-ffile-prefix-map={self.root}=.",
-            f"-ffile-prefix-map={self.build_dir}=build",
-            # last, so that it wins (GCC) if a generated dir lies inside the root or build dir
-            *[f"-ffile-prefix-map={d}=varwheel-generated{n}" for n, d in enumerate(self.hasher.generated)],
-        )
+        prefix_maps = self.layout.prefix_maps()
         plan = ModulePlan(m, dest, limited, linker, include_dirs)
         depends = sorted(m.depends)
+        user_args = self.layout.user_args(m.extra_compile_args)
         for src, lang in zip(m.sources, langs):
             tool = self.tc.cxx if lang == "c++" else self.tc.cc
             extra = self.req.extra.cflags + (self.req.extra.cxxflags if lang == "c++" else ())
-            head = (*tool.argv, *pp, "-c", src)
-            tail = (*m.extra_compile_args, *extra, *prefix_maps)
+            head = (*tool.argv, *pp, "-c", self.layout.project_file(src))
+            tail = (*user_args, *extra, *prefix_maps)
             norm = self.normalise((*head, "-o", _OUT, *tail, "-MMD", "-MF", _DEP))
             slot = digest("slot", self.identity(tool), *norm, "\0depends", *depends)
             plan.jobs.append(ObjectJob(plan, src, lang, head, tail, slot))
@@ -329,25 +320,36 @@ class _Builder:
     # -- compile ---------------------------------------------------------------------------
 
     def compile_argv(self, job: ObjectJob, out: str, dep: str | None) -> tuple[str, ...]:
-        if dep is None:
-            return (*job.argv_head, "-o", out, *job.argv_tail)
-        return (*job.argv_head, "-o", out, *job.argv_tail, "-MMD", "-MF", dep)
+        """The command as it runs (in the build directory): placeholders spelled, the
+        launcher (ccache, sccache) in front, output paths relative."""
+        argv = (*job.argv_head, "-o", out, *job.argv_tail)
+        if dep is not None:
+            argv += ("-MMD", "-MF", dep)
+        return (*self.launcher, *self.layout.realise(argv))
 
     def compile(self, job: ObjectJob, label: str) -> str:
         self.obj_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".tmp-{job.slot[:12]}-", suffix=".o", dir=self.obj_dir)
         os.close(fd)
         depfile = tmp[:-2] + ".d"
-        argv = self.compile_argv(job, tmp, depfile if self.req.cache else None)
+        rel = self.layout.relative
+        argv = self.compile_argv(job, rel(tmp), rel(depfile) if self.records else None)
         self.say(label, argv)
         try:
-            res = _proc.run(argv, cwd=self.root, check=False, what=f"compile {job.source}", on_start=self.started.set)
+            res = _proc.run(
+                argv,
+                cwd=self.layout.cwd,
+                env=self.layout.env,
+                check=False,
+                what=f"compile {job.source}",
+                on_start=self.started.set,
+            )
             if res.returncode != 0:
                 raise self.compile_error(job, argv, res)
             if res.output:
                 with self._out_lock:
                     _log.info(res.output)
-            if not self.req.cache:
+            if not self.records:
                 # A throw-away build dir: the slot (compiler, command line, source) names the
                 # object uniquely within this build; nothing is recorded for later builds.
                 key = digest("uncached", job.slot)
@@ -367,7 +369,9 @@ class _Builder:
                     ) from None
                 text = ""  # plain assembly: no preprocessor ran, so no dependency file either
             stored: list[str] = []
-            for p in [*parse_depfile(text), job.source, *job.module.module.depends]:
+            lay = self.layout
+            project_files = [lay.real(lay.project_file(f)) for f in (job.source, *job.module.module.depends)]
+            for p in [*parse_depfile(text), *project_files]:
                 s = self.hasher.stored_path(p)
                 if s not in stored:
                     stored.append(s)
@@ -380,8 +384,9 @@ class _Builder:
                         subject=job.module.module.key,
                     )
                 deps.append(st)
-            entry = Entry(object_key(job.slot, tuple(deps)), tuple(deps))
-            os.replace(tmp, self.obj_dir / f"{entry.object_key}.o")
+            key = object_key(job.slot, tuple(deps))
+            entry = Entry(key, tuple(deps), hash_file(tmp) if self.shared is not None else "")
+            self.manifests.put(entry, tmp)
             self.manifests.record(job.slot, entry)
         finally:
             for leftover in (tmp, depfile):
@@ -416,17 +421,18 @@ class _Builder:
     def link_plan(self, plan: ModulePlan) -> tuple[tuple[str, ...], Path]:
         """(argv with _OUT, final output path); sets the plan's link key and link slot."""
         m = plan.module
-        objects = [str(self.obj_dir / f"{job.key}.o") for job in plan.jobs]
+        lay = self.layout
+        objects = [lay.relative(str(self.obj_dir / f"{job.key}.o")) for job in plan.jobs]
         argv = (
             *plan.linker.argv,
             *objects,
-            *m.extra_objects,
-            *[f"-L{d}" for d in m.library_dirs],
+            *[o if os.path.isabs(o) else lay.project_file(o) for o in m.extra_objects],
+            *[f"-L{lay.library_dir(d)}" for d in m.library_dirs],
             *[f"-Wl,-rpath,{d}" for d in m.runtime_library_dirs],
             *[f"-l{lib}" for lib in m.libraries],
             "-o",
             _OUT,
-            *m.extra_link_args,
+            *lay.user_args(m.extra_link_args),
             *self.req.extra.ldflags,
         )
         extra_hashes = []
@@ -437,7 +443,7 @@ class _Builder:
                 extra_hashes.append("missing")
         identity, norm = self.identity(plan.linker), self.normalise(argv)
         plan.link_key = digest("link", identity, *norm, "\0extra", *extra_hashes)
-        ours = set(self.normalise(tuple(objects)))
+        ours = set(objects)
         plan.link_slot = digest("link-slot", identity, *[_OBJ if a in ours else a for a in norm], plan.dest)
         return argv, self.lib_dir / plan.link_key / plan.dest
 
@@ -445,10 +451,17 @@ class _Builder:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.tc.shlib_suffix, dir=out.parent)
         os.close(fd)
-        real = tuple(tmp if a == _OUT else a for a in argv)
+        real = self.layout.realise(tuple(self.layout.relative(tmp) if a == _OUT else a for a in argv))
         self.say(label, real)
         try:
-            res = _proc.run(real, cwd=self.root, check=False, what=f"link {plan.dest}", on_start=self.started.set)
+            res = _proc.run(
+                real,
+                cwd=self.layout.cwd,
+                env=self.layout.env,
+                check=False,
+                what=f"link {plan.dest}",
+                on_start=self.started.set,
+            )
             if res.returncode != 0:
                 raise VarwheelError(
                     f"linking {plan.dest} for {plan.module.name} failed with {_proc.exit_description(res.returncode)}",
@@ -477,7 +490,7 @@ class _Builder:
     # -- scheduling ------------------------------------------------------------------------
 
     def product(self, plan: ModulePlan, path: Path) -> BuiltExtension:
-        if self.req.cache:
+        if self.records:
             self.links.record(plan.link_slot, plan.link_key)
         return BuiltExtension(plan.module.name, path, plan.dest, plan.limited_api)
 
@@ -500,15 +513,40 @@ class _Builder:
             msg += "\n" + exc.extra.rstrip("\n")
         _log.warn(msg)
 
+    def write_compile_commands(self, plans: list[ModulePlan]) -> None:
+        """``compile_commands.json`` in the build directory (for clangd and other IDEs,
+        sccache-dist, distcc/icecc): every object's command as it runs, without the depfile
+        options; ``obj/<slot>.o`` stands for the content-addressed output."""
+        import json
+
+        entries = []
+        for plan in plans:
+            for job in plan.jobs:
+                out = self.layout.relative(str(self.obj_dir / f"{job.slot[:16]}.o"))
+                argv = self.compile_argv(job, out, None)
+                entries.append(
+                    {
+                        "directory": self.layout.cwd,
+                        "file": self.layout.real(self.layout.project_file(job.source)),
+                        "arguments": list(argv),
+                        "output": out,
+                    }
+                )
+        text = json.dumps(entries, indent=1).encode()
+        with contextlib.suppress(OSError):
+            atomic_write(self.build_dir / "compile_commands.json", text, durable=False)
+
     def run(self) -> BuildProducts:
         plans = self.plan()
+        self.layout.set_up()
+        self.write_compile_commands(plans)
         self.planned.set()
         todo: list[ObjectJob] = []
         for plan in plans:
             if plan.failed:
                 continue
             for job in plan.jobs:
-                job.key = self.manifests.lookup(job.slot, self.hasher) if self.req.cache else None
+                job.key = self.manifests.lookup(job.slot, self.hasher) if self.records else None
                 if job.key is None:
                     todo.append(job)
                 else:
@@ -532,10 +570,13 @@ class _Builder:
             links_expected += 1
         ready.extend(CompileTask(job) for job in todo)
         counter = _Counter(len(todo) + links_expected)
+        if self.manifests.from_cache:
+            n = sum(len(p.jobs) for p in plans if not p.failed)
+            _log.info(f"compile: {self.manifests.from_cache} of {n} object(s) from the shared compile cache")
         if not ready and built:
             _log.info(f"compile: {len(built)} extension(s) up to date in {self.build_dir}")
 
-        jobs = self.req.jobs if self.req.jobs > 0 else _proc.available_cores()
+        jobs = self.req.jobs if self.req.jobs > 0 else (_proc.job_limit(os.environ) or _proc.available_cores())
         error: VarwheelError | None = None
         running: dict[int, Task] = {}
         with _Pool(jobs) as pool:
@@ -585,6 +626,9 @@ class _Builder:
                         built[plan.module.name] = self.product(plan, result)
                 if error is not None:
                     ready.clear()
+        if self.shared is not None:
+            with contextlib.suppress(OSError):
+                self.shared.trim()
         if error is not None:
             raise error
         if self.cancel.is_set():

@@ -18,9 +18,15 @@ class CompileRequest:
     verbose: bool = False
     # from variants: cflags go to C and C++ compiles, cxxflags to C++ only, ldflags to links
     extra: CompileFlags = field(default_factory=CompileFlags)
-    # False for a throw-away build dir: no dependency files, header hashing or manifests,
-    # because no later build will look for them.
+    # False for a throw-away build dir: no dependency files, header hashing or manifests in
+    # it, because no later build will look for them (unless cache_dir is set).
     cache: bool = True
+    # the shared compile cache's directory (objects and dependency records of every build);
+    # None: no shared cache
+    cache_dir: Path | None = None
+    cache_max_size: int = 5 * 1024**3
+    launcher: str = "auto"
+    build_type: str = "release"  # see toolchain.BUILD_TYPES  # "auto" | "none" | a program (ccache, sccache, a path)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,35 @@ from ..errors import VarwheelError
 
 _C_ONLY_WARNINGS = frozenset({"-Wstrict-prototypes", "-Wimplicit-function-declaration", "-Wmissing-prototypes"})
 
+#: ``build-type`` -> the flags it adds to the interpreter's own, once their optimisation and
+#: debug-info options and NDEBUG are taken out; ``python`` keeps the interpreter's flags as
+#: they are (setuptools' behaviour). NDEBUG only in release, as meson-python builds.
+BUILD_TYPES: dict[str, tuple[str, ...]] = {
+    "release": ("-O3", "-DNDEBUG"),
+    "debugoptimized": ("-O2", "-g"),
+    "debug": ("-O0", "-g"),
+    "python": (),
+}
+DEFAULT_BUILD_TYPE = "release"
+LAUNCHERS = ("sccache", "ccache")  # what `auto` looks for, in meson's order
+
+
+def _build_type_flag(flag: str) -> bool:
+    """Whether ``flag`` is one the build type decides: -O*, -g* (debug info), NDEBUG."""
+    if flag in ("-DNDEBUG", "-UNDEBUG"):
+        return True
+    if flag.startswith("-O"):
+        return True
+    if flag.startswith("-g"):
+        return flag == "-g" or flag[2:3].isdigit() or flag.startswith(("-ggdb", "-gdwarf", "-gstabs", "-gz", "-gsplit"))
+    return False
+
+
+def apply_build_type(flags: list[str], build_type: str) -> list[str]:
+    if build_type == "python":
+        return flags
+    return [f for f in flags if not _build_type_flag(f)] + list(BUILD_TYPES[build_type])
+
 
 @dataclass(frozen=True)
 class Command:
@@ -110,8 +139,14 @@ def toolchain_from(
     python_include_dirs: tuple[str, ...],
     python_version: tuple[int, int],
     interpreter: str = "",
+    build_type: str = "python",
 ) -> Toolchain:
-    """Compose the tool commands from an environment and sysconfig variables (pure)."""
+    """Compose the tool commands from an environment and sysconfig variables (pure).
+
+    ``build_type`` other than ``python`` replaces the optimisation and debug-info options of
+    sysconfig's ``CFLAGS`` with its own (:data:`BUILD_TYPES`); ``CFLAGS``/``CXXFLAGS`` from
+    the environment then come after them (so ``CFLAGS=-O1`` wins) instead of replacing them.
+    """
 
     def cvar(name: str, default: str = "") -> str:
         value = config_vars.get(name)
@@ -160,11 +195,13 @@ def toolchain_from(
     ldflags = _split(environ.get("LDFLAGS", ""), "LDFLAGS")
     sys_cflags = _split(cflags, "sysconfig CFLAGS")
 
-    c_flags = env_cflags if "CFLAGS" in environ else sys_cflags
-    if "CXXFLAGS" in environ:
-        cxx_flags = env_cxxflags
+    sys_cxxflags = [f for f in sys_cflags if f not in _C_ONLY_WARNINGS]
+    if build_type == "python":
+        c_flags = env_cflags if "CFLAGS" in environ else sys_cflags
+        cxx_flags = env_cxxflags if "CXXFLAGS" in environ else sys_cxxflags
     else:
-        cxx_flags = [f for f in sys_cflags if f not in _C_ONLY_WARNINGS]
+        c_flags = apply_build_type(sys_cflags, build_type) + env_cflags
+        cxx_flags = apply_build_type(sys_cxxflags, build_type) + env_cxxflags
     shared = _split(ccshared, "sysconfig CCSHARED")
 
     cc_argv = _split(cc, "CC")
@@ -191,7 +228,7 @@ def toolchain_from(
     )
 
 
-def current_toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
+def current_toolchain(environ: Mapping[str, str] | None = None, build_type: str = DEFAULT_BUILD_TYPE) -> Toolchain:
     """The toolchain for extensions of the running interpreter."""
     paths = sysconfig.get_paths()
     incs: list[str] = []
@@ -205,7 +242,37 @@ def current_toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
         python_include_dirs=tuple(incs),
         python_version=(sys.version_info[0], sys.version_info[1]),
         interpreter=sys.executable,
+        build_type=build_type,
     )
+
+
+def find_launcher(setting: str, tc: Toolchain, path: str | None = None) -> tuple[str, ...]:
+    """The compiler launcher to put before every compile command (``compiler-launcher``).
+
+    ``auto``: sccache, else ccache, when on PATH (as meson picks one), unless the compiler
+    command already starts with a launcher (``CC="ccache gcc"``); ``none``: none; else the
+    program named, which must be found."""
+    already = {os.path.basename(w) for w in _program_tokens(tc.cc.argv)[:-1]}
+    if setting == "none":
+        return ()
+    if setting == "auto":
+        if already & set(LAUNCHERS):
+            return ()
+        for name in LAUNCHERS:
+            found = shutil.which(name, path=path)
+            if found is not None:
+                return (found,)
+        return ()
+    found = shutil.which(setting, path=path)
+    if found is None:
+        raise VarwheelError(
+            f"compiler launcher {setting!r} not found on PATH",
+            subject="compiler-launcher",
+            hint="install it, or set compiler-launcher to auto or none",
+        )
+    if os.path.basename(setting) in already:
+        return ()
+    return (found,)
 
 
 def _program_tokens(argv: tuple[str, ...]) -> list[str]:

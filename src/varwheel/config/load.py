@@ -409,6 +409,8 @@ def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str
         audit=parse_audit(table.get_table("audit"), raw),
         variant_flags=variant_flags,
         builtin_providers=read.get("builtin_providers", True),
+        build_type=read.get("build_type", "release"),
+        compiler_launcher=read.get("compiler_launcher", "auto"),
     )
 
 

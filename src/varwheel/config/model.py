@@ -64,6 +64,9 @@ def _added(key: str, kind: Any = "str-list", **spec: Any) -> Any:
     return option((), toml=key, kind=kind, doc=f"added to the module's `{key}`", **spec)
 
 
+BUILD_TYPE_NAMES = ("release", "debugoptimized", "debug", "python")  # see compile.toolchain.BUILD_TYPES
+
+
 @dataclass(frozen=True)
 class PkgConfigFallback:
     """What a pkg-config entry's ``fallback`` adds to its module when pkg-config does not
@@ -690,6 +693,21 @@ class ToolConfig:
         doc="[`[[tool.varwheel.overrides]]`](#build-options-and-overrides): settings for some options, platforms, "
         "Pythons or variants; any other `[tool.varwheel]` key in one replaces the table's",
     )
+    build_type: str = option(
+        "release",
+        toml="build-type",
+        choices=BUILD_TYPE_NAMES,
+        doc="compile flags: `release` (the interpreter's flags without its `-O`/`-g` options, plus `-O3 "
+        "-DNDEBUG`: no debug info in the wheel), `debugoptimized` (`-O2 -g`), `debug` (`-O0 -g`), or `python` "
+        "(the interpreter's own `CFLAGS`, `-g` included, as setuptools compiles); `-C build-type` overrides",
+    )
+    compiler_launcher: str = option(
+        "auto",
+        toml="compiler-launcher",
+        doc="a program put before every compile command: `auto` (sccache, else ccache, when on `PATH`, as meson "
+        "does; not when `CC` already starts with one), `none`, or a program name or path; `-C compiler-launcher` "
+        "overrides",
+    )
     builtin_providers: bool = option(
         True,
         toml="builtin-providers",
@@ -893,14 +911,35 @@ class BuildOptions:
         setting="jobs",
         kind="int",
         type="integer >= 0",
-        default_text="usable cores",
-        doc="the most compiler and linker processes run at once; `0` means every usable core",
+        default_text="`MAX_JOBS`, ..., else usable cores",
+        doc="the most compiler and linker processes run at once; `0` means the environment's limit "
+        "(`MAX_JOBS`, `CMAKE_BUILD_PARALLEL_LEVEL`, `MAKEFLAGS`), else every usable core",
     )
     verbose: bool = option(
         False,
         setting="verbose",
         kind="bool",
         doc="print every compiler and linker command and more detail",
+    )
+    build_type: str | None = option(
+        None,
+        setting="build-type",
+        choices=BUILD_TYPE_NAMES,
+        default_text="`tool.varwheel.build-type`",
+        doc="`release`, `debugoptimized`, `debug` or `python` (see `build-type` in `[tool.varwheel]`)",
+    )
+    compiler_launcher: str | None = option(
+        None,
+        setting="compiler-launcher",
+        default_text="`tool.varwheel.compiler-launcher`",
+        doc="`auto`, `none` or a program (see `compiler-launcher` in `[tool.varwheel]`)",
+    )
+    compile_cache: bool | None = option(
+        None,
+        setting="compile-cache",
+        kind="bool",
+        default_text="`VARWHEEL_COMPILE_CACHE`, else `true`",
+        doc="`false`: do not use the shared compile cache (objects of every build in the user cache directory)",
     )
     strict_metadata: bool = option(
         False,
@@ -1067,8 +1106,27 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     ),
     EnvVar(
         "VARWHEEL_CACHE_DIR",
-        "where provider plugin environments are cached (default `$XDG_CACHE_HOME/varwheel`, else `~/.cache/varwheel`)",
+        "where provider plugin environments and the shared compile cache are kept (default "
+        "`$XDG_CACHE_HOME/varwheel`, else `~/.cache/varwheel`)",
         type="path",
+    ),
+    EnvVar(
+        "VARWHEEL_COMPILE_CACHE",
+        "`0`/`false`/`off`/`no`: no shared compile cache (the objects and dependency records every build shares, "
+        "in `$VARWHEEL_CACHE_DIR/compile-1`); an absolute directory: keep it there instead (`<dir>/compile-1`); "
+        "`-C compile-cache=false` wins over it",
+    ),
+    EnvVar(
+        "VARWHEEL_CACHE_MAX_SIZE",
+        "the shared compile cache's size limit (`500M`, `5G`; default 5G): least recently used files go first",
+        type="size",
+    ),
+    EnvVar(
+        "MAX_JOBS, CMAKE_BUILD_PARALLEL_LEVEL, MAKEFLAGS",
+        "without `-C jobs`, the most compiler processes at once: `MAX_JOBS` (as PyTorch's and fromager's builds "
+        "set it), else `CMAKE_BUILD_PARALLEL_LEVEL`, else the `-j N` / `--jobs=N` in `MAKEFLAGS`, else every "
+        "usable core",
+        type="integer",
     ),
     EnvVar(
         "SETUPTOOLS_SCM_PRETEND_VERSION, SETUPTOOLS_SCM_PRETEND_VERSION_FOR_<NAME>",

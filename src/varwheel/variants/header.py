@@ -16,9 +16,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .._cachedir import cache_root
 from .._fs import atomic_write
 from .flags import HEADER_NAME
-from .providers.env import cache_root
 
 _FALLBACK: list[str] = []
 

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from ... import _fs, _log
+from ..._cachedir import cache_root
 from ..._proc import run
 from ...config.model import ProviderConfig
 from ...config.properties import NAME_RE, VALUE_RE
 from ...errors import VarwheelError
 from . import builtin as _builtin
-from .env import ProviderEnv, cache_root, ensure_env, find_env
+from .env import ProviderEnv, ensure_env, find_env
 
 HOST_SCRIPT = Path(__file__).with_name("host.py")
 HOST_VERSION = 1
