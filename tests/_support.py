@@ -21,6 +21,8 @@ BACKEND_DEPS = [
     "build",
     "pyproject_hooks",
     "vcs-versioning",  # requested by projects whose version comes from git
+    "pybind11",  # build requirements of the compile-cache tests' projects
+    "numpy",
 ]
 #: What a Python 3.9 build environment needs in addition (pip cannot skip wheels whose
 #: Requires-Python excludes it when they come from find-links, so 3.9 gets its own house).

@@ -87,3 +87,6 @@ def _own_compile_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets a shared compile cache of its own (frontends it runs inherit it), so
     the cache is exercised everywhere and no test sees another's objects."""
     monkeypatch.setenv("VARWHEEL_COMPILE_CACHE", str(tmp_path / "compile-cache"))
+    # ccache on PATH is the launcher `auto` picks: let it run the compiler but cache nothing,
+    # so no test sees another's (or an earlier run's) objects through it
+    monkeypatch.setenv("CCACHE_DISABLE", "1")

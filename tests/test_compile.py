@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -473,7 +474,7 @@ def test_compile_error_shows_command_and_output(tmp_path: Path) -> None:
     err = info.value
     assert err.subject == "tool.varwheel.ext-modules[2]"
     assert "compiling src/bad.c" in err.detail
-    assert err.extra.startswith("command: gcc ")
+    assert re.match(r"command: (\S*ccache )?gcc ", err.extra), err.extra
     assert "src/bad.c" in err.extra and "missing_symbol_xyz" in err.extra and "error" in err.extra
     assert not list((tmp_path / "b" / "obj").glob(".tmp-*"))  # no temp files left behind
 

@@ -23,6 +23,7 @@ from .._ext import limited_api_problem, not_built, source_language
 from .._paths import project_path_problem
 from ..errors import ConfigError, did_you_mean
 from .model import (
+    BUILD_TYPE_NAMES,
     MAX_TIMEOUT,
     PKG_CONFIG_NAME,
     PKG_CONFIG_REQUIREMENT,
@@ -332,6 +333,10 @@ def parse_options(raw: RawSettings, root: Path) -> BuildOptions:
         raise ConfigError("empty variant property", subject="config setting variant")
     if values.get("variant_schema") is not None:
         values["variant_schema"] = schema_id(values["variant_schema"], "config setting variant-schema")
+    if values.get("build_type") is not None:
+        check_choice(values["build_type"], BUILD_TYPE_NAMES, "config setting build-type")
+    if values.get("compiler_launcher") == "":
+        raise ConfigError("must not be empty (auto, none or a program)", subject="config setting compiler-launcher")
     return BuildOptions(**values)
 
 
