@@ -522,3 +522,16 @@ def test_sccache_with_redis_serves_a_second_machine(sccache: Path, tmp_path: Pat
     finally:
         redis.terminate()
         redis.wait(10)
+
+
+def test_old_view_directories_are_pruned(tmp_path: Path) -> None:
+    bdir = tmp_path / "b"
+    for n in range(12):
+        (bdir / "views" / f"old{n:02d}").mkdir(parents=True)
+        os.utime(bdir / "views" / f"old{n:02d}", (1_000_000 + n, 1_000_000 + n))
+    lay = Layout(tmp_path / "p", bdir)
+    lay.include_dir(str(tmp_path / "env" / "include"))
+    lay.set_up()
+    left = sorted(p.name for p in (bdir / "views").iterdir())
+    assert len(left) == 8 and Path(lay.cwd).name in left and "old11" in left and "old00" not in left
+    assert os.readlink(Path(lay.cwd) / "inc" / "0") == str(tmp_path / "env" / "include")

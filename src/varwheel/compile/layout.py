@@ -46,6 +46,7 @@ PATH_OPTIONS = ("-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros
 _PATH_OPTIONS_EQ = ("-Wl,--version-script=", "-Wl,-T,", "-Wl,--dynamic-list=")
 _PLACEHOLDER = re.compile(r"@(ROOT@/|CWD@|INC\d+@|GEN\d+@)")
 _CWD = "/proc/self/cwd"
+MAX_VIEWS = 8
 
 
 def _inside(path: str, root: str) -> bool:
@@ -199,6 +200,25 @@ class Layout:
                 os.unlink(tmp)
             os.symlink(target, tmp)
             os.replace(tmp, path)
+        os.utime(self.cwd)
+        self._prune_views()
+
+    def _prune_views(self, keep: int = MAX_VIEWS) -> None:
+        """Keep the ``keep`` most recently used view directories: an editable build dir
+        reinstalled under build isolation gets a new one per build environment."""
+        import shutil
+
+        views = os.path.dirname(self.cwd)
+        try:
+            with os.scandir(views) as it:
+                found = [
+                    (e.stat(follow_symlinks=False).st_mtime, e.path) for e in it if e.is_dir(follow_symlinks=False)
+                ]
+        except OSError:
+            return
+        for _, path in sorted(found, reverse=True)[keep:]:
+            if path != self.cwd:
+                shutil.rmtree(path, ignore_errors=True)
 
     # -- dependency records ---------------------------------------------------------------
 
