@@ -160,6 +160,23 @@ def test_opt_out_grafts_the_library(site: Path, tmp_path: Path) -> None:
     assert "Requires-Dist" not in (tmp_path / "meta" / name / "METADATA").read_text()
 
 
+def test_without_repair_the_run_path_must_be_there(site: Path, tmp_path: Path) -> None:
+    root = consumer(tmp_path / "consumer", tool="[tool.varwheel.audit]\nrepair = false")
+    with pytest.raises(VarwheelError) as info:
+        build(root, tmp_path / "dist")
+    line = info.value.one_line()
+    assert line.startswith("consumer/_c") and "needs libprov.so.1" in line and "$ORIGIN/../libprov/lib" in line
+    linked = consumer(
+        tmp_path / "linked",
+        module='library-dirs-from = ["libprov/lib"]\nlibraries = [":libprov.so.1"]\n'
+        'runtime-library-dirs = ["$ORIGIN/../libprov/lib"]',
+        tool="[tool.varwheel.audit]\nrepair = false",
+    )
+    whl = build(linked, tmp_path / "dist2").path
+    assert requires(whl) == ["libprov>=1.2.0,<2"] and ".manylinux_2_5_" in whl.name
+    assert extension(unzip(whl, tmp_path / "tree"))["runpath"] == "$ORIGIN/../libprov/lib"
+
+
 @pytest.mark.parametrize(
     ("project", "expected"),
     [

@@ -223,6 +223,28 @@ def _check_isa(analysis: Analysis, config: AuditConfig, variant_level: str | Non
     return [msg]
 
 
+def _check_provided_run_paths(analysis: Analysis, policy: str) -> None:
+    """Without repair nothing is edited: each ELF must already have the run-path entry that
+    reaches the provided libraries it needs once installed."""
+    from .analyze import site_relative_dir
+    from .repair import provided_run_path
+
+    for arcname, refs in sorted(analysis.refs_by_file.items()):
+        info = analysis.elfs[arcname].info
+        site_dir = site_relative_dir(arcname, analysis.dist.data_dir)
+        for soname, prov in sorted(refs[policy].provided.items()):
+            if soname not in info.needed or site_dir is None:
+                continue
+            entry = provided_run_path(site_dir, prov)
+            if entry not in (info.runpath or info.rpath):
+                raise VarwheelError(
+                    f"needs {soname} ({prov.text()}) but has no run-path entry {entry} to reach it",
+                    subject=arcname,
+                    hint="set tool.varwheel.audit.repair = true to add it, "
+                    f"or link with runtime-library-dirs = [{entry!r}]",
+                )
+
+
 def new_platform(platform: str, abis: list[str]) -> tuple[str, bool]:
     """The filename platform field ``platform`` after adding ``abis``; and whether ``any`` was dropped."""
     tags = platform.split(".")
@@ -289,6 +311,8 @@ def audit_staged(
             subject="tool.varwheel.audit.repair",
             hint="set repair = true, or exclude them",
         )
+    if not config.repair:
+        _check_provided_run_paths(analysis, first.name)
 
     kept = sorted(analysis.refs[first.name].provided.items())
     for soname, prov in kept:
