@@ -17,7 +17,6 @@ directory changes (an install adds or removes a ``.dist-info``).
 
 from __future__ import annotations
 
-import csv
 import os
 import posixpath
 import re
@@ -66,6 +65,7 @@ class _Site:
         self.path = path
         self.stamp = stamp
         self.files: dict[str, tuple[str, str]] = {}  # POSIX path inside the site -> (name, version)
+        import csv
         from importlib import metadata
 
         for dist in metadata.distributions(path=[path]):
