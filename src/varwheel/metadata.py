@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,77 @@ def build_metadata(settings: Settings) -> CoreMetadata:
         license_files=tuple(sorted(licenses)),
         readme=readme,
     )
+
+
+# ---------------------------------------------------------------------------------- provided libraries
+
+
+def requirement_range(distribution: str, version: str) -> str:
+    """``name>=<installed>,<<next major>``: the wheel was linked against this version's
+    libraries, and a new major version may change their sonames or ABI
+    (``nvidia-cuda-runtime 13.0.96`` -> ``nvidia-cuda-runtime>=13.0.96,<14``)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        _log.warn(f"{distribution} has the version {version!r}, which is no PEP 440 version: requiring any version")
+        return distribution
+    epoch = f"{v.epoch}!" if v.epoch else ""
+    return f"{distribution}>={v.public},<{epoch}{v.major + 1}"
+
+
+def named_distributions(project: Mapping[str, Any] | None) -> frozenset[str]:
+    """The canonical names of every distribution ``[project]`` depends on, optional dependencies
+    included (a project that names a provider itself, in any extra, has chosen how to require it)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    texts: list[Any] = []
+    if isinstance(project, Mapping):
+        deps = project.get("dependencies", [])
+        texts += deps if isinstance(deps, list) else []
+        extras = project.get("optional-dependencies", {})
+        if isinstance(extras, Mapping):
+            for group in extras.values():
+                texts += group if isinstance(group, list) else []
+    out = set()
+    for text in texts:
+        try:
+            out.add(canonicalize_name(Requirement(str(text)).name))
+        except InvalidRequirement:
+            continue  # the metadata stage has reported it
+    return frozenset(out)
+
+
+def provider_requirements(project: Mapping[str, Any] | None, providers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """``Requires-Dist`` values for the wheels (distribution, installed version) that provide
+    libraries the extensions need, less those ``[project]`` names itself; one per distribution."""
+    from packaging.utils import canonicalize_name
+
+    named = named_distributions(project)
+    out: dict[str, str] = {}
+    for name, version in providers:
+        key = canonicalize_name(name)
+        if key in named or key in out:
+            continue
+        out[key] = requirement_range(name, version)
+    return tuple(out[k] for k in sorted(out))
+
+
+def with_requirements(meta: CoreMetadata, requirements: Iterable[str]) -> CoreMetadata:
+    """``meta`` with ``Requires-Dist`` headers added: after the project's own requirements (or
+    at the end of the headers), before the description."""
+    lines = [f"Requires-Dist: {r}".encode() for r in requirements]
+    if not lines:
+        return meta
+    head, sep, body = meta.metadata.partition(b"\n\n")
+    if not sep:
+        head = head.rstrip(b"\n")  # headers only: no description
+    rows = head.split(b"\n")
+    last = max((i for i, row in enumerate(rows) if row.startswith(b"Requires-Dist:")), default=len(rows) - 1)
+    while last + 1 < len(rows) and rows[last + 1][:1] in (b" ", b"\t"):
+        last += 1  # a folded header continues on the next line
+    rows[last + 1 : last + 1] = lines
+    amended = b"\n".join(rows) + (sep + body if sep else b"\n")
+    return dataclasses.replace(meta, metadata=amended)

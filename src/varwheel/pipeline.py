@@ -14,6 +14,7 @@ function per stage:
     finish_compile   joined; extensions (or the editable finder) staged  -> BuildProducts
     unaudited_tags   from what was built                                 -> WheelTags
     audit            verdict, repair, the platform tags (Linux)          -> Audited | None
+    require_providers  the wheels providing linked libraries, in METADATA
     name_wheel       the wheel's name: the one place it is decided       -> WheelName
     archive          the SBOM, then the .whl, written once               -> Path
 
@@ -213,7 +214,7 @@ def prepare_metadata(root: Path, out_dir: Path, config_settings: ConfigSettings)
     name = prep.dist.dist_info
     target = out_dir / name
     with _tempdir("varwheel-meta-") as tmp:
-        write_dist_info(tmp / name, prep.meta, _variant_json(prep))
+        write_dist_info(tmp / name, _with_providers(prep, provider_requirements(prep, None)), _variant_json(prep))
         if target.exists():
             shutil.rmtree(target)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -344,6 +345,8 @@ def build_wheel(root: Path, out_dir: Path, config_settings: ConfigSettings, *, e
         products = clock("compile", finish_compile(compiling, tree, manifest, prep, editable=editable))
         tags = unaudited_tags(products)
         audited = clock("audit", audit(tree, tags, prep, space)) if audit_wanted and products.extensions else None
+        require_providers(tree, prep, audited)
+        clock.lap("requirements")
         name = name_wheel(tree.dist, tags, audited, prep.variant)
         path = clock("archive", archive(tree, name, audited, prep, space, out_dir, purelib=not products.extensions))
         _log.info(f"varwheel: wrote {path.name}")
@@ -472,11 +475,72 @@ def audit(tree: StagedTree, tags: WheelTags, prep: Prepared, space: Workspace) -
             tags,
             prep.audit,
             x86_64_level=prep.variant.x86_64_level if prep.variant is not None else None,
+            library_dirs=build_env_library_dirs(prep),
             on_repaired=lambda paths: fills.append(cache.fill(paths, ZIP_LEVEL)),
         )
     finally:
         for fill in fills:
             fill.join()
+
+
+def build_env_library_dirs(prep: Prepared) -> tuple[str, ...]:
+    """The ``library-dirs-from`` directories of the modules: the audit searches them, as the
+    linker did (a module whose entry cannot be resolved was skipped or failed already)."""
+    from .compile.includes import resolve_library_dirs_from
+    from .errors import VarwheelError
+
+    out: dict[str, None] = {}
+    for m in prep.settings.tool.ext_modules:
+        try:
+            out.update(dict.fromkeys(resolve_library_dirs_from(m)))
+        except VarwheelError:
+            continue
+    return tuple(out)
+
+
+def provider_requirements(prep: Prepared, audited: Audited | None) -> tuple[str, ...]:
+    """``Requires-Dist`` for the installed wheels that provide libraries the extensions link:
+    those the audit kept external, and those the ``libraries`` entries name in a
+    ``library-dirs-from`` directory (known before the compile, so ``prepare_metadata`` says
+    them too); not those ``[project]`` names itself. None with ``audit.provided-by-wheels = false``."""
+    if not prep.audit.provided_by_wheels:
+        return ()
+    providers = [(p.distribution, p.version) for _, p in audited.provided] if audited is not None else []
+    modules = [m for m in prep.settings.tool.ext_modules if m.library_dirs_from and m.libraries]
+    if not providers and not modules:
+        return ()
+    if modules:
+        from .audit.provided import ProvidedLibraries
+        from .compile.includes import linked_library_files
+
+        index = ProvidedLibraries(ignore=(prep.meta.name,))
+        for m in modules:
+            for path in linked_library_files(m, str(prep.settings.root)):
+                found = index.lookup(path)
+                if found is not None:
+                    providers.append((found.distribution, found.version))
+    from .metadata import provider_requirements as requirements
+
+    return requirements(prep.settings.project, providers)
+
+
+def _with_providers(prep: Prepared, requirements: tuple[str, ...]) -> CoreMetadata:
+    if not requirements:
+        return prep.meta
+    from .metadata import with_requirements
+
+    return with_requirements(prep.meta, requirements)
+
+
+def require_providers(tree: StagedTree, prep: Prepared, audited: Audited | None) -> None:
+    """The staged METADATA, amended with :func:`provider_requirements` (RECORD is written at
+    archive time, so nothing else changes)."""
+    requirements = provider_requirements(prep, audited)
+    if requirements:
+        from .wheel.staging import write_file
+
+        _log.info(f"varwheel: requiring the wheels that provide linked libraries: {', '.join(requirements)}")
+        write_file(tree.dist_info / "METADATA", _with_providers(prep, requirements).metadata)
 
 
 def name_wheel(dist: DistName, tags: WheelTags, audited: Audited | None, variant: VariantResult | None) -> WheelName:

@@ -233,21 +233,47 @@ def test_blacklisted_symbol(tmp_path: Path) -> None:
 
 
 def test_never_vendor_library_needs_exclude(tmp_path: Path) -> None:
+    icd = private_lib(tmp_path / "icd", "libOpenCL.so.1", "int clGetPlatformIDs(void) { return 0; }")
+    whl = ext_wheel(
+        tmp_path,
+        "return PyLong_FromLong(clGetPlatformIDs());",
+        f"-L{icd}",
+        "-l:libOpenCL.so.1",
+        f"-Wl,-rpath,{icd}",
+        pre="int clGetPlatformIDs(void);",
+    )
+    line = repair_fails(whl, tmp_path)
+    assert "libOpenCL.so.1" in line and "never be vendored" in line and "exclude" in line
+    varwheel("repair", str(whl), "-w", str(tmp_path / "ok"), "--exclude", "libOpenCL.so.1")
+    (out,) = (tmp_path / "ok").iterdir()
+    (ext,) = elf_summary(unzip(out, tmp_path / "t")).values()
+    assert ext["needed"][0] == "libOpenCL.so.1" and ext["rpath"] == ext["runpath"] == ""
+
+
+def test_cuda_driver_is_a_system_library(tmp_path: Path) -> None:
+    """libcuda.so.1 comes with the GPU driver: kept external without an exclude, not even looked
+    for (the stub a build links against is not on the machine that runs it)."""
     drv = private_lib(tmp_path / "driver", "libcuda.so.1", "int cuInit(unsigned f) { return 0; }")
     whl = ext_wheel(
         tmp_path,
         "return PyLong_FromLong(cuInit(0));",
         f"-L{drv}",
         "-l:libcuda.so.1",
-        f"-Wl,-rpath,{drv}",
         pre="int cuInit(unsigned);",
     )
-    line = repair_fails(whl, tmp_path)
-    assert "libcuda.so.1" in line and "never be vendored" in line and "exclude" in line
-    varwheel("repair", str(whl), "-w", str(tmp_path / "ok"), "--exclude", "libcuda.so.1")
+    (drv / "libcuda.so.1").unlink()  # a build machine without a driver
+    res = varwheel("repair", str(whl), "-w", str(tmp_path / "ok"))
+    assert "libcuda" not in res.stdout + res.stderr
     (out,) = (tmp_path / "ok").iterdir()
+    assert out.name.endswith("manylinux1_x86_64.manylinux_2_5_x86_64.whl")
     (ext,) = elf_summary(unzip(out, tmp_path / "t")).values()
     assert ext["needed"][0] == "libcuda.so.1" and ext["rpath"] == ext["runpath"] == ""
+    assert not [n for n in zipfile.ZipFile(out).namelist() if ".libs/" in n]
+    # allow-never-vendor still vendors it, when it can be found
+    cfg = AuditConfig(allow_never_vendor=("libcuda.so.1",))
+    staged = unpack_wheel(whl, tmp_path / "tree")
+    with pytest.raises(VarwheelError, match="libcuda.so.1 could not be located"):
+        audit_staged(staged.tree, staged.name.wheel_tags, cfg, x86_64_level=None)
 
 
 def test_shared_library_in_purelib(wheels, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .. import _log
@@ -14,13 +14,16 @@ from ..wheel.filename import DistName, WheelTags
 from . import platform as plat
 from .elf import ElfInfo, is_elf_file, is_loader, read_elf
 from .policy import Policy, PolicySet, policy_set, split_version
-from .resolve import LIBPYTHON_RE, Excludes, SearchConfig, Tree, build_tree, is_inside
+from .provided import ProvidedLibraries, Provider
+from .resolve import LIBPYTHON_RE, Excludes, Lib, SearchConfig, Tree, build_tree, is_inside
 
 
 @dataclass
 class ExternalRefs:
     libs: dict[str, str | None] = field(default_factory=dict)  # soname -> realpath (None: not found)
     blacklist: dict[str, set[str]] = field(default_factory=dict)  # needed lib -> symbols
+    # soname -> the installed wheel whose file it is: kept external, never grafted
+    provided: dict[str, Provider] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,24 @@ def _merge(dst: dict[str, ExternalRefs], src: Mapping[str, ExternalRefs]) -> Non
         for lib, syms in ref.blacklist.items():
             d.blacklist.setdefault(lib, set()).update(syms)
         d.libs.update(ref.libs)
+        for lib, prov in ref.provided.items():
+            d.provided.setdefault(lib, prov)
 
 
-def external_refs(tree: Tree, policies: PolicySet, root: str) -> dict[str, ExternalRefs]:
+def external_refs(
+    tree: Tree, policies: PolicySet, root: str, provided: ProvidedLibraries | None = None
+) -> dict[str, ExternalRefs]:
     """Per policy: the libraries ``tree`` would need grafted (needed, directly or through others,
-    and neither whitelisted nor inside the wheel), and its imports of blacklisted symbols."""
+    and neither whitelisted nor inside the wheel nor provided by an installed wheel), the
+    provided ones (whose own needs are their wheel's business), and its imports of
+    blacklisted symbols."""
     android = policies.libc == "android"
+    from .repair import never_vendor
+
+    def provider(lib: str, node: Lib) -> Provider | None:
+        if provided is None or node.realpath is None or never_vendor(lib) or is_inside(node.realpath, root):
+            return None
+        return provided.lookup(node.realpath)
 
     def keep(lib: str, whitelist: frozenset[str]) -> bool:
         if is_loader(lib):
@@ -121,11 +136,15 @@ def external_refs(tree: Tree, policies: PolicySet, root: str) -> dict[str, Exter
                 node = tree.libs.get(lib)
                 if node is None:
                     continue
+                prov = provider(lib, node)
+                if prov is not None:
+                    ref.provided[lib] = prov
+                    continue
                 todo += [d for d in node.needed if keep(d, p.whitelist) and d not in seen]
             for lib in seen:
                 node = tree.libs.get(lib)
                 real = node.realpath if node else None
-                if is_inside(real, root):
+                if is_inside(real, root) or lib in ref.provided:
                     continue
                 ref.libs[lib] = real
             for lib in set(p.blacklist) & set(tree.needed):
@@ -169,10 +188,12 @@ def analyze(
     search_dirs: tuple[str, ...] = (),
     isa_allowed: int = 1,
     isa_check: str = "error",
+    provided: ProvidedLibraries | None = None,
 ) -> Analysis:
     """Analyse the wheel tree at ``root``; ``files`` are (archive name, absolute path) and
     ``tags`` the tags it has before the audit (the architecture and libc are read from them
-    where they tell)."""
+    where they tell). With ``provided``, libraries that are files of wheels installed in that
+    environment are told apart from those to graft."""
     root = os.path.realpath(root)
     plat_tags = tags.platform.split(".")
     wheel_arch = plat.arch_from_platform_tags(plat_tags)
@@ -244,13 +265,14 @@ def analyze(
     search = SearchConfig.create(libc, wheel_arch, library_dirs=search_dirs)
     if libc == "android" and not search_dirs:
         search = SearchConfig((), (), False)
-    trees = {a: build_tree(we.path, we.info, search, excludes) for a, we in elfs.items()}
+    installed = _installed_dirs(root, dist, provided) if provided is not None else None
+    trees = {a: build_tree(we.path, we.info, search, excludes, installed=installed) for a, we in elfs.items()}
     _fixup_trees(trees, elfs)
 
     needed_names = {n for t in trees.values() for n in t.info.needed}
     top_level = [a for a, we in elfs.items() if we.is_extension or os.path.basename(a) not in needed_names]
 
-    refs_by_file = {a: external_refs(trees[a], policies, root) for a in elfs}
+    refs_by_file = {a: external_refs(trees[a], policies, root, provided) for a in elfs}
     refs: dict[str, ExternalRefs] = {p.name: ExternalRefs() for p in policies.policies}
     for a in top_level:
         _merge(refs, refs_by_file[a])
@@ -339,6 +361,32 @@ def analyze(
         isa_allowed=isa_allowed,
         skipped=skipped,
     )
+
+
+def site_relative_dir(arcname: str, data_dir: str) -> str | None:
+    """The directory a wheel member is installed in, relative to site-packages (``""`` for
+    its top); None for the ``.data`` schemes that install elsewhere (scripts, data, headers)."""
+    for scheme in ("platlib", "purelib"):
+        prefix = f"{data_dir}/{scheme}/"
+        if arcname.startswith(prefix):
+            return os.path.dirname(arcname[len(prefix) :])
+    if arcname.startswith(f"{data_dir}/"):
+        return None
+    return os.path.dirname(arcname)
+
+
+def _installed_dirs(root: str, dist: DistName, provided: ProvidedLibraries) -> Callable[[str], list[str]]:
+    """A directory of the staged tree -> where it is once the wheel is installed beside the
+    environment's other wheels (in each of its site directories)."""
+
+    def installed(directory: str) -> list[str]:
+        if not is_inside(directory, root):
+            return []
+        rel = os.path.relpath(os.path.realpath(directory), root)
+        site_rel = site_relative_dir(("" if rel == "." else rel.replace(os.sep, "/") + "/") + "x", dist.data_dir)
+        return [] if site_rel is None else provided.installed_dirs(site_rel)
+
+    return installed
 
 
 def _level(info: ElfInfo, subject: str) -> int:

@@ -7,8 +7,9 @@ import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _log
 from .._x86 import LEVELS, level_name
@@ -19,6 +20,9 @@ from ..wheel.staging import StagedWheel
 from ..wheel.unpack import unpack_wheel
 from . import audit_staged, has_elf, show, write_sbom
 from .report import Vendored
+
+if TYPE_CHECKING:
+    from .provided import Provider
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -46,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="DIR",
         help="extra directory searched for libraries before ld.so.conf (repeatable)",
     )
+    p.add_argument(
+        "--no-provided-by-wheels",
+        dest="provided_by_wheels",
+        action="store_false",
+        help="do not tell libraries that are files of wheels installed in this environment from others",
+    )
     p.set_defaults(func=_audit_main)
 
     r = subparsers.add_parser(
@@ -71,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=[],
         metavar="DIR",
         help="extra directory searched for libraries before ld.so.conf (repeatable)",
+    )
+    r.add_argument(
+        "--no-provided-by-wheels",
+        dest="provided_by_wheels",
+        action="store_false",
+        help="graft libraries that are files of wheels installed in this environment, instead of keeping them external",
     )
     r.add_argument("--strip", choices=STRIP_CHOICES, default="none", help="strip grafted/patched ELFs first")
     r.add_argument(
@@ -212,7 +228,9 @@ def code_level(staged: StagedWheel) -> str | None:
 
 
 def _audit_main(args: argparse.Namespace) -> int:
-    cfg = AuditConfig(exclude=tuple(args.exclude), library_dirs=tuple(args.library_dir))
+    cfg = AuditConfig(
+        exclude=tuple(args.exclude), library_dirs=tuple(args.library_dir), provided_by_wheels=args.provided_by_wheels
+    )
     _require_file(args.wheel)
     with tempfile.TemporaryDirectory(prefix="varwheel-audit-") as tmp:
         staged = unpack_wheel(args.wheel, Path(tmp) / "tree")
@@ -240,6 +258,7 @@ def _repair_main(args: argparse.Namespace) -> int:
         isa_check=args.isa_check,
         library_dirs=tuple(args.library_dir),
         sbom=not args.no_sbom,
+        provided_by_wheels=args.provided_by_wheels,
     )
     if cfg.plat != "auto":
         from .policy import check_plat
@@ -253,6 +272,7 @@ def _repair_main(args: argparse.Namespace) -> int:
             return 0
         level = args.x86_64_level or variant_level(staged)
         audited = audit_staged(staged.tree, staged.name.wheel_tags, cfg, x86_64_level=level)
+        _warn_unrequired(staged, audited.provided)
         name = staged.name.with_platform(audited.platform)
         write_sbom(staged.tree, name, audited, cfg)
         repaired = staged.replace(name=name, root_is_purelib=staged.root_is_purelib and not audited.dropped_any)
@@ -266,6 +286,34 @@ def _repair_main(args: argparse.Namespace) -> int:
         out = write_wheel(repaired, args.wheel_dir, level=args.zip_compression_level)
     _log.info(f"wrote {out}")
     return 0
+
+
+def _warn_unrequired(staged: StagedWheel, provided: Sequence[tuple[str, Provider]]) -> None:
+    """A wheel that needs a library another wheel provides should require that wheel: repair
+    leaves METADATA as it is (as auditwheel does), so it says when it does not."""
+    if not provided:
+        return
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from .._names import canonical_name
+
+    required = set()
+    try:
+        text = (staged.dist_info / "METADATA").read_text("utf-8", "replace")
+    except OSError:
+        text = ""
+    for line in text.split("\n\n", 1)[0].splitlines():
+        if line.startswith("Requires-Dist:"):
+            try:
+                required.add(canonical_name(Requirement(line.split(":", 1)[1].strip()).name))
+            except InvalidRequirement:
+                continue
+    for soname, prov in provided:
+        if canonical_name(prov.distribution) not in required:
+            _log.warn(
+                f"{staged.name.filename} needs {soname}, {prov.text()}, but does not require "
+                f"{prov.distribution}: installers will not install it"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -14,9 +15,10 @@ from pathlib import Path
 
 from .. import _log, _proc
 from ..errors import VarwheelError
-from .analyze import Analysis
+from .analyze import Analysis, site_relative_dir
 from .elf import read_elf
 from .elfpatch import Patcher
+from .provided import Provider
 from .resolve import LIBPYTHON_RE
 
 # Libraries that must come from the user's system, never from a wheel: GPU drivers and the
@@ -72,6 +74,13 @@ def never_vendor(soname: str) -> bool:
     if not soname.startswith(_NEVER_HEADS):
         return False
     return any(fnmatch.fnmatchcase(soname, p) for p in NEVER_VENDOR)
+
+
+#: The NVIDIA driver's own libraries: installed with the kernel driver, on every machine that can
+#: run the code, like the policy's whitelisted system libraries. They are kept as plain
+#: DT_NEEDED entries without being looked for (a build machine without a GPU has none; the
+#: toolkit's stub is for linking only), never grafted and never a requirement.
+SYSTEM_DRIVER = ("libcuda.so*", "libcudadebugger.so*", "libnvidia-*.so*", "libnvcuvid.so*", "libnvoptix.so*")
 
 
 @dataclass
@@ -140,6 +149,13 @@ def _rel_origin(from_dir: str, to_dir: str) -> str:
     return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
 
 
+def provided_run_path(site_dir: str, provider: Provider) -> str:
+    """``$ORIGIN``-relative entry from a file installed in ``site_dir`` (relative to
+    site-packages) to the provider's library: both wheels install into the same site-packages."""
+    rel = posixpath.relpath(provider.installed_dir or ".", site_dir or ".")
+    return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
+
+
 SCRIPT_SHIM = """#!python
 import os
 import sys
@@ -171,6 +187,22 @@ def repair(
     soname_map: dict[str, tuple[str, str]] = {}  # soname -> (new name, dest path)
     data_scripts = f"{analysis.dist.data_dir}/scripts/"
     touched: list[tuple[str, str]] = []  # (arcname, path) of ELFs with external libs
+    provided: dict[str, Provider] = {}
+    for refs in analysis.refs_by_file.values():
+        for soname, prov in refs[policy_name].provided.items():
+            provided.setdefault(soname, prov)
+
+    def provided_entries(needed: tuple[str, ...], site_dir: str | None, subject: str) -> list[str]:
+        """Run-path entries that reach the provided libraries among ``needed``."""
+        wanted = [provided[n] for n in needed if n in provided]
+        if wanted and site_dir is None:
+            res.warnings.append(
+                f"{subject}: is not installed into site-packages, so no run path can reach "
+                f"{', '.join(sorted(p.file for p in wanted))}"
+            )
+            _log.warn(res.warnings[-1])
+            return []
+        return list(dict.fromkeys(provided_run_path(site_dir or "", p) for p in wanted))
 
     # Fail early on anything we will refuse, before copying a byte.
     for arcname in sorted(analysis.elfs):
@@ -178,12 +210,23 @@ def repair(
             if LIBPYTHON_RE.match(soname):
                 continue
             if real is None:
-                raise VarwheelError(
-                    f"required library {soname} could not be located",
-                    subject=arcname,
-                    hint="install it, add its directory to tool.varwheel.audit.library-dirs, "
-                    "or list it in tool.varwheel.audit.exclude",
+                we = analysis.elfs[arcname]
+                current = we.info.runpath or we.info.rpath
+                # an $ORIGIN entry to a directory the wheel does not have: into another wheel
+                outside = [
+                    e for e in current if "ORIGIN" in e and not os.path.isdir(_expand(e, os.path.dirname(we.path)))
+                ]
+                hint = (
+                    "install it, add its directory to tool.varwheel.audit.library-dirs, "
+                    "or list it in tool.varwheel.audit.exclude"
                 )
+                if outside:
+                    hint = (
+                        f"its run path {':'.join(outside)} leads out of the wheel, into another wheel's files: "
+                        "install that wheel in this environment (its installed wheels provide libraries), "
+                        "or exclude the library"
+                    )
+                raise VarwheelError(f"required library {soname} could not be located", subject=arcname, hint=hint)
             if never_vendor(soname) and not any(fnmatch.fnmatchcase(soname, p) for p in exclude_never):
                 raise VarwheelError(
                     f"needs {soname}, which must never be vendored into a wheel (it belongs to the user's "
@@ -253,6 +296,7 @@ def repair(
         # $ORIGIN entries are relative to where the file was; a moved script keeps only absolute in-wheel ones
         kept = kept_run_path(current, os.path.dirname(path), root) if arc == arcname else []
         entries = [*kept, _rel_origin(fdir, dest)]
+        entries += provided_entries(we.info.needed, site_relative_dir(arc, analysis.dist.data_dir), arc)
         if we.is_extension:
             entries += [e for e in extra_rpaths if e not in entries]
         new_rpath = ":".join(dict.fromkeys(entries))
@@ -262,27 +306,31 @@ def repair(
         subjects[Path(fpath)] = arc
         res.patched.add(arc)
 
-    # Run paths pointing outside the wheel are dropped from every other ELF as well.
+    # Every other ELF: run paths pointing outside the wheel are dropped, the entries that reach
+    # provided libraries and (extensions) extra-rpaths added, whether or not it had a run path.
+    # A run path where there was none is a DT_RUNPATH, what linkers write today.
     touched_arcs = {a for a, _ in touched}
     for arcname, we in sorted(analysis.elfs.items()):
         if arcname in touched_arcs:
             continue
         current = we.info.runpath or we.info.rpath
-        if not current:
-            continue
         kept = kept_run_path(current, os.path.dirname(we.path), root)
+        add = provided_entries(we.info.needed, site_relative_dir(arcname, analysis.dist.data_dir), arcname)
         if we.is_extension:
-            kept += [e for e in extra_rpaths if e not in kept]
+            add += extra_rpaths
+        kept += [e for e in add if e not in kept]
         if tuple(kept) == tuple(current):
             continue
         if kept:
-            patcher.set_rpath(Path(we.path), ":".join(kept), android=android or bool(we.info.runpath))
+            runpath = android or bool(we.info.runpath) or not current
+            patcher.set_rpath(Path(we.path), ":".join(kept), android=runpath)
         else:
             patcher.remove_rpath(Path(we.path))
         subjects[Path(we.path)] = arcname
         res.patched.add(arcname)
         dropped = [e for e in current if e not in kept]
-        _log.info(f"{arcname}: dropping run-path entries outside the wheel: {':'.join(dropped)}")
+        if dropped:
+            _log.info(f"{arcname}: dropping run-path entries outside the wheel: {':'.join(dropped)}")
 
     # Grafted libraries that need other grafted libraries find them beside themselves.
     for soname, (new, dpath) in soname_map.items():
@@ -290,8 +338,9 @@ def repair(
         reps = {n: soname_map[n][0] for n in src.needed if n in soname_map}
         for old, rep in reps.items():
             patcher.replace_needed(Path(dpath), old, rep)
-        if reps:
-            patcher.set_rpath(Path(dpath), "$ORIGIN", android=android)
+        entries = (["$ORIGIN"] if reps else []) + provided_entries(src.needed, libs_dir, f"{libs_dir}/{new}")
+        if entries:
+            patcher.set_rpath(Path(dpath), ":".join(entries), android=android)
         elif src.rpath or src.runpath:
             patcher.remove_rpath(Path(dpath))
         subjects[Path(dpath)] = f"{libs_dir}/{new}"

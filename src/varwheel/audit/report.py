@@ -68,6 +68,9 @@ class AuditReport:
     variant_label: str | None = None
     variant_properties: tuple[str, ...] = ()
     code_isa_level: str | None = None  # the level the instructions of the wheel's own code use
+    # libraries kept external because an installed wheel provides them:
+    # (soname, distribution, version, the library's path inside site-packages)
+    provided: tuple[tuple[str, str, str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         if self.pure:
@@ -97,6 +100,10 @@ class AuditReport:
                 if self.variant_label is None
                 else {"label": self.variant_label, "properties": list(self.variant_properties)},
                 "code_isa_level": self.code_isa_level,
+                "provided": {
+                    soname: {"distribution": dist, "version": version, "file": file}
+                    for soname, dist, version, file in self.provided
+                },
             },
         }
         return out
@@ -128,6 +135,9 @@ class AuditReport:
             lines += [f"  {v.text()}" for v in self.vendored]
         else:
             lines.append("The wheel vendors no shared libraries.")
+        if self.provided:
+            lines.append("These shared libraries are provided by other wheels (kept external):")
+            lines += [f"  {s} => provided by {d} {v} ({f})" for s, d, v, f in self.provided]
         if ext:
             lines.append("The following external shared libraries are required by the wheel:")
             lines += [f"  {k} => {v or 'not found'}" for k, v in sorted(ext.items())]
@@ -226,6 +236,7 @@ def report_from(
         level = level_name(analysis.max_isa_level)
         isa_files = tuple((f.subject, level_name(f.level)) for f in analysis.isa_findings if f.level > 1)
     exec_stack = tuple(a for a, we in analysis.elfs.items() if we.info.exec_stack and we.info.e_type == 3)
+    provided = analysis.refs[pols.highest.name].provided
     return AuditReport(
         wheel=wheel,
         pure=False,
@@ -244,6 +255,7 @@ def report_from(
         exec_stack=exec_stack,
         warnings=warnings,
         pinned_by=pinned_by(analysis, overall) if show else None,
+        provided=tuple((s, p.distribution, p.version, p.file) for s, p in sorted(provided.items())),
     )
 
 

@@ -13,7 +13,7 @@ import functools
 import glob
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .. import _log
@@ -46,12 +46,20 @@ class Tree:
 
 
 class Excludes:
-    """``exclude`` patterns: shell globs matched against sonames and resolved paths."""
+    """``exclude`` patterns: shell globs matched against sonames and resolved paths; and
+    ``system`` soname globs (libraries of the user's system), less the sonames ``allowed``
+    names."""
 
-    def __init__(self, patterns: Iterable[str]) -> None:
+    def __init__(self, patterns: Iterable[str], *, system: Iterable[str] = (), allowed: Iterable[str] = ()) -> None:
         self.patterns = tuple(patterns)
+        self.system = tuple(system)
+        self.allowed = tuple(allowed)
 
     def match_soname(self, soname: str) -> bool:
+        if any(fnmatch.fnmatchcase(soname, p) for p in self.system) and not any(
+            fnmatch.fnmatchcase(soname, a) for a in self.allowed
+        ):
+            return True
         if not self.patterns:
             return False
         bare = re.sub(r"(\.so)(\.[0-9.]+)$", r"\1", soname)  # libfoo.so.5 -> libfoo.so
@@ -190,11 +198,32 @@ def find_lib(soname: str, dirs: Iterable[str], requester: ElfInfo) -> tuple[str,
     return None
 
 
-def build_tree(path: str, info: ElfInfo, search: SearchConfig, excludes: Excludes) -> Tree:
-    """Resolve ``path``'s dependency tree."""
+def _run_path(entries: Iterable[str], origin: str, installed: Callable[[str], list[str]] | None) -> list[str]:
+    """The directories of run-path ``entries`` of a file in ``origin``; with ``installed``, each
+    ``$ORIGIN`` entry also as seen from the directories the file will be installed in (a wheel's
+    run path into another wheel's files, ``$ORIGIN/../nvidia/cu13/lib``, names a directory that
+    exists in site-packages, not in the wheel)."""
+    out = _clean(entries, origin)
+    if installed is not None:
+        rel = [e for e in entries if "ORIGIN" in e]
+        for alt in installed(origin) if rel else ():
+            out += [d for d in _clean(rel, alt) if d not in out]
+    return out
+
+
+def build_tree(
+    path: str,
+    info: ElfInfo,
+    search: SearchConfig,
+    excludes: Excludes,
+    *,
+    installed: Callable[[str], list[str]] | None = None,
+) -> Tree:
+    """Resolve ``path``'s dependency tree. ``installed`` maps a directory to the directories
+    it becomes once installed (none for a directory outside the wheel being audited)."""
     origin = os.path.dirname(os.path.abspath(path))
-    top_rpath = _clean(info.rpath, origin)
-    top_runpath = _clean(info.runpath, origin)
+    top_rpath = _run_path(info.rpath, origin, installed)
+    top_runpath = _run_path(info.runpath, origin, installed)
     interp_dirs: list[str] = []
     if info.interp and search.use_interp:
         d = os.path.dirname(info.interp)
@@ -211,8 +240,8 @@ def build_tree(path: str, info: ElfInfo, search: SearchConfig, excludes: Exclude
 
     def walk(elf: ElfInfo, elf_path: str) -> tuple[str, ...]:
         own_origin = os.path.dirname(os.path.abspath(elf_path))
-        own_rpath = [] if elf.runpath else _clean(elf.rpath, own_origin)
-        own_runpath = _clean(elf.runpath, own_origin)
+        own_rpath = [] if elf.runpath else _run_path(elf.rpath, own_origin, installed)
+        own_runpath = _run_path(elf.runpath, own_origin, installed)
         dirs = [*top_rpath, *own_rpath, *own_runpath, *search.env, *top_runpath, *search.conf, *interp_dirs]
         kept: list[str] = []
         for soname in elf.needed:

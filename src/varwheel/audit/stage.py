@@ -3,6 +3,7 @@ then the SBOM of the wheel so named (``write_sbom``)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from ..wheel.staging import StagedTree, StagedWheel
 from .analyze import Analysis, NonPlatformWheel, analyze
 from .platform import split_platform
 from .policy import Policy, split_version
-from .repair import Grafted, RepairResult, repair
+from .provided import ProvidedLibraries, Provider
+from .repair import SYSTEM_DRIVER, Grafted, RepairResult, repair
 from .report import AuditReport, report_from
 from .resolve import Excludes
 from .sbom import SBOM_NAME, make_sbom
@@ -56,22 +58,44 @@ class Audited:
     dropped_any: bool  # "any" gave way to real platform tags: the tree is no longer purelib
     report: AuditReport
     grafted: tuple[Grafted, ...] = ()  # the libraries the repair copied into the tree, for the SBOM
+    # the libraries kept external because installed wheels provide them, with their wheels:
+    # the build adds those wheels to Requires-Dist
+    provided: tuple[tuple[str, Provider], ...] = ()  # (soname, provider), by soname
 
 
 def _files(staged: StagedTree) -> list[tuple[str, str]]:
     return [(a, str(p)) for a, p in staged.files()]
 
 
-def _analyze(staged: StagedTree, tags: WheelTags, config: AuditConfig, allowed: int) -> Analysis:
+def _excludes(config: AuditConfig) -> Excludes:
+    """``exclude``, and the NVIDIA driver's libraries unless ``allow-never-vendor`` names them."""
+    return Excludes(config.exclude, system=SYSTEM_DRIVER, allowed=config.allow_never_vendor)
+
+
+def _provided(staged: StagedTree, config: AuditConfig) -> ProvidedLibraries | None:
+    """The wheels of this environment that may provide libraries (the project's own never does)."""
+    return ProvidedLibraries(ignore=(staged.dist.name,)) if config.provided_by_wheels else None
+
+
+def _analyze(
+    staged: StagedTree,
+    tags: WheelTags,
+    config: AuditConfig,
+    allowed: int,
+    *,
+    provided: ProvidedLibraries | None,
+    library_dirs: Sequence[str] = (),
+) -> Analysis:
     return analyze(
         str(staged.root),
         staged.dist,
         tags,
         _files(staged),
-        excludes=Excludes(config.exclude),
-        search_dirs=config.library_dirs,
+        excludes=_excludes(config),
+        search_dirs=tuple(dict.fromkeys((*config.library_dirs, *library_dirs))),
         isa_allowed=allowed,
         isa_check=config.isa_check,
+        provided=provided,
     )
 
 
@@ -79,7 +103,7 @@ def show(staged: StagedWheel, config: AuditConfig | None = None) -> AuditReport:
     """What ``auditwheel show`` reports, for the staged tree as it is. Pure wheels give ``pure=True``."""
     config = config or AuditConfig()
     try:
-        analysis = _analyze(staged.tree, staged.name.wheel_tags, config, 1)
+        analysis = _analyze(staged.tree, staged.name.wheel_tags, config, 1, provided=_provided(staged.tree, config))
     except NonPlatformWheel:
         return AuditReport(wheel=staged.name.filename, pure=True)
     return report_from(analysis, wheel=staged.name.filename, show=True)
@@ -199,6 +223,28 @@ def _check_isa(analysis: Analysis, config: AuditConfig, variant_level: str | Non
     return [msg]
 
 
+def _check_provided_run_paths(analysis: Analysis, policy: str) -> None:
+    """Without repair nothing is edited: each ELF must already have the run-path entry that
+    reaches the provided libraries it needs once installed."""
+    from .analyze import site_relative_dir
+    from .repair import provided_run_path
+
+    for arcname, refs in sorted(analysis.refs_by_file.items()):
+        info = analysis.elfs[arcname].info
+        site_dir = site_relative_dir(arcname, analysis.dist.data_dir)
+        for soname, prov in sorted(refs[policy].provided.items()):
+            if soname not in info.needed or site_dir is None:
+                continue
+            entry = provided_run_path(site_dir, prov)
+            if entry not in (info.runpath or info.rpath):
+                raise VarwheelError(
+                    f"needs {soname} ({prov.text()}) but has no run-path entry {entry} to reach it",
+                    subject=arcname,
+                    hint="set tool.varwheel.audit.repair = true to add it, "
+                    f"or link with runtime-library-dirs = [{entry!r}]",
+                )
+
+
 def new_platform(platform: str, abis: list[str]) -> tuple[str, bool]:
     """The filename platform field ``platform`` after adding ``abis``; and whether ``any`` was dropped."""
     tags = platform.split(".")
@@ -223,18 +269,21 @@ def audit_staged(
     config: AuditConfig,
     *,
     x86_64_level: str | None,
+    library_dirs: Sequence[str] = (),
     on_repaired: Callable[[list[Path]], object] | None = None,
 ) -> Audited:
     """Audit ``staged`` (whose tags are ``tags`` so far); repair it in place when allowed;
     return the platform tags it earns, with a report. Naming the wheel is the caller's.
 
-    ``on_repaired`` receives the ELF files of the tree as soon as the repair has edited them
-    for the last time (before the re-audit): the build starts compressing them then.
+    ``library_dirs`` are searched like ``audit.library-dirs`` (a build's ``library-dirs-from``
+    directories). ``on_repaired`` receives the ELF files of the tree as soon as the repair has
+    edited them for the last time (before the re-audit): the build starts compressing them then.
     """
     wheel = f"{staged.dist.name}-{staged.dist.version}"
     allowed = _level(x86_64_level)
+    provided = _provided(staged, config)
     try:
-        analysis = _analyze(staged, tags, config, allowed)
+        analysis = _analyze(staged, tags, config, allowed, provided=provided, library_dirs=library_dirs)
     except NonPlatformWheel:
         _log.detail("audit: no ELF files, nothing to do")
         return Audited(tags.platform, False, AuditReport(wheel=wheel, pure=True))
@@ -262,7 +311,12 @@ def audit_staged(
             subject="tool.varwheel.audit.repair",
             hint="set repair = true, or exclude them",
         )
+    if not config.repair:
+        _check_provided_run_paths(analysis, first.name)
 
+    kept = sorted(analysis.refs[first.name].provided.items())
+    for soname, prov in kept:
+        _log.info(f"audit: {soname} {prov.text()}, kept external")
     result = RepairResult()
     if config.repair:
         result = repair(
@@ -281,7 +335,9 @@ def audit_staged(
                 [Path(we.path) for we in analysis.elfs.values()]
                 + [staged.root / g.arcname for g in result.grafted.values()]
             )
-        after = _analyze(staged, tags, config, allowed)
+        # the provided libraries are found where they were, whatever run path led there before
+        found_in = tuple(dict.fromkeys(os.path.dirname(p.path) for _, p in kept))
+        after = _analyze(staged, tags, config, allowed, provided=provided, library_dirs=(*library_dirs, *found_in))
         left = after.refs[after.policies.lookup(first.name).name].libs  # type: ignore[union-attr]
         if left:
             raise VarwheelError(
@@ -315,7 +371,7 @@ def audit_staged(
     isa = f"; x86-64 level: the files' ISA notes need {rep.isa_level}, the wheel claims {claims}"
     _log.info(f"audit: {platform}" + (isa if rep.isa_level else ""))
     grafted = tuple(sorted(result.grafted.values(), key=lambda g: g.arcname))
-    return Audited(platform, dropped_any, rep, grafted)
+    return Audited(platform, dropped_any, rep, grafted, tuple(kept))
 
 
 def write_sbom(

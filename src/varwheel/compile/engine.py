@@ -30,7 +30,7 @@ from .cache import (
     output_intact,
 )
 from .depfile import parse_depfile
-from .includes import resolve_include_dirs_from
+from .includes import resolve_include_dirs_from, with_library_dirs_from
 from .layout import Layout
 from .model import BuildProducts, BuiltExtension, CompileRequest
 from .toolchain import Command, Toolchain, find_launcher, tool_identity
@@ -225,7 +225,7 @@ class _Builder:
                 )
             names[m.name] = m
             try:
-                plans.append(self.plan_module(self.with_pkg_config(m)))
+                plans.append(self.plan_module(with_library_dirs_from(self.with_pkg_config(m))))
             except VarwheelError as exc:
                 if not m.optional:
                     raise

@@ -25,6 +25,7 @@ from .. import _proc
 from ..config.model import ExtModule
 from ..errors import VarwheelError
 from .engine import link_command
+from .includes import with_library_dirs_from
 from .toolchain import Command, Toolchain
 
 _lock = threading.Lock()
@@ -103,6 +104,7 @@ def check_libraries(
     for m in modules:
         if not m.libraries or m.optional:  # an optional module's failure is a warning at link time
             continue
+        m = with_library_dirs_from(m)  # its packages' directories are searched too
         cmd = link_command(m, toolchain)
         driver_dirs = driver_search_dirs(_driver(cmd))
         if driver_dirs is None:

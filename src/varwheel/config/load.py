@@ -562,10 +562,35 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
     for i, dep in enumerate(read.get("include_dirs_from", ())):
         if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$", dep):
             raise table.error(f"include-dirs-from[{i}]", f'{dep!r} must be a module name or "module:function"')
+    for i, entry in enumerate(read.get("library_dirs_from", ())):
+        problem = library_dir_from_problem(entry)
+        if problem is not None:
+            raise table.error(f"library-dirs-from[{i}]", problem, hint='write "package/dir", e.g. "nvidia.cu13/lib"')
     values = dict(read.values)
     values.update(_module_files(table, read, root))
     values["pkg_config"] = parse_pkg_config(table, root)
     return ExtModule(**values, index=index)
+
+
+_LIBRARY_DIR_FROM = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:/(.+))?$")
+
+
+def library_dir_from_problem(entry: str) -> str | None:
+    """Why ``entry`` is no ``library-dirs-from`` entry: an importable package name, then
+    optionally ``/`` and a relative directory inside it."""
+    found = _LIBRARY_DIR_FROM.match(entry)
+    if found is None:
+        if ":" in entry:
+            return f"{entry!r} is not a package and a directory (a function, as in include-dirs-from, is not taken)"
+        return f"{entry!r} must be a package name, optionally followed by /dir"
+    package, rel = found.groups()
+    if any(keyword.iskeyword(p) for p in package.split(".")):
+        return f"{package!r} is not an importable package name"
+    if rel is not None:
+        parts = rel.split("/")
+        if rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in rel:
+            return f"{rel!r} must be a relative directory inside {package!r}, without '.', '..' or empty parts"
+    return None
 
 
 def _module_files(table: Table, read: Read, root: Path) -> dict[str, Any]:

@@ -183,6 +183,16 @@ class ExtModule:
         setuptools="`library_dirs`",
         doc="`-L` directories, relative or absolute",
     )
+    library_dirs_from: tuple[str, ...] = option(
+        (),
+        toml="library-dirs-from",
+        kind="str-list",
+        type='list of `"package/dir"`',
+        setuptools="— (`os.path.dirname(pkg.__file__)` in `setup.py`)",
+        doc='`-L` directories inside packages of the build environment: `"nvidia.cu13/lib"` is the `lib` '
+        "directory of the installed `nvidia.cu13` package; libraries linked from there stay in their wheel; "
+        "see below",
+    )
     runtime_library_dirs: tuple[str, ...] = option(
         (),
         toml="runtime-library-dirs",
@@ -390,6 +400,15 @@ class AuditConfig:
         type="list of sonames",
         repeat="accumulate",
         doc="sonames from the never-vendor list you vendor anyway (at your own risk)",
+    )
+    provided_by_wheels: bool = option(
+        True,
+        toml="provided-by-wheels",
+        setting="audit.provided-by-wheels",
+        kind="bool",
+        repeat="last",
+        doc="a library that is a file of a wheel installed in the build environment stays external: a run path "
+        "reaches it in site-packages and that wheel becomes a requirement; `false` grafts it like any other",
     )
     plat_from: str = "pyproject.toml: tool.varwheel.audit.plat"  # where plat was set, for the audit's errors
 
