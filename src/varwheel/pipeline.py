@@ -195,6 +195,8 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
     # compiler output); the audit needs nothing installed (ELF files are edited in Python).
     settings = load_settings(root, config_settings)
     requires = settings.tool.version.build_requirements(settings.root)
+    if kind != "sdist":  # the .pyx sources are translated by the build environment's Cython
+        requires += settings.tool.cython.build_requirements(settings.tool.ext_modules)
     vconfig, vrequest = _variant_config(settings)
     if kind == "sdist" or vconfig is None or vrequest is None:
         return requires
@@ -560,6 +562,7 @@ def _compiling(
             verbose=settings.options.verbose,
             extra=variant.flags if variant is not None else CompileFlags(),
             cache=cache,
+            cython=settings.tool.cython,
         )
     )
     running.wait_started(0.5)

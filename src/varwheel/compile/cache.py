@@ -4,7 +4,8 @@ Layout inside the build directory::
 
     obj/<object-key>.o          objects, content-addressed by their cache key
     deps/<slot-key>.json        for one (compiler, flags, source) "slot": the last few
-                                object keys with the files each one depended on
+                                object keys with the files each one depended on (also
+                                for Cython translations: see compile/cython.py)
     lib/<link-key>/<dest>       linked extensions, addressed by their link key
     links/<link-slot>.json      for one module configuration: its last few link keys
 
@@ -174,8 +175,16 @@ class Manifests:
         )
         for dropped in entries[MAX_ENTRIES:]:
             if _KEY.fullmatch(dropped.object_key):
-                with contextlib.suppress(OSError):
-                    os.unlink(self.obj_dir / f"{dropped.object_key}.o")
+                self.discard(dropped.object_key)
+
+    def usable(self, key: str) -> bool:
+        """Whether the output of an up-to-date entry can be used: its object is whole."""
+        return output_intact(self.obj_dir / f"{key}.o")
+
+    def discard(self, key: str) -> None:
+        """Delete the output of an entry that fell off its manifest."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.obj_dir / f"{key}.o")
 
     def record(self, slot: str, entry: Entry) -> None:
         """Put ``entry`` first, keeping older entries for other object keys."""
@@ -193,7 +202,7 @@ class Manifests:
                     break
                 current.append(now)
             else:
-                if not output_intact(self.obj_dir / f"{entry.object_key}.o"):
+                if not self.usable(entry.object_key):
                     continue  # missing or damaged (truncated): compiled again, replacing it
                 refreshed = Entry(entry.object_key, tuple(current))
                 if n != 0 or refreshed != entry:

@@ -27,6 +27,8 @@ from .cache import (
     object_key,
     output_intact,
 )
+from .cython import Cython, TranslateTask, Translation, TranslationManifests, generated_flags, plan_translation
+from .cython import current as translation_current
 from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from
 from .model import BuildProducts, BuiltExtension, CompileRequest
@@ -94,23 +96,26 @@ class _Hasher(FileHasher):
 
 
 class ObjectJob:
-    __slots__ = ("argv_head", "argv_tail", "key", "lang", "module", "slot", "source")
+    __slots__ = ("argv_head", "argv_tail", "key", "lang", "module", "origin", "slot", "source", "translation")
 
     def __init__(
         self,
         module: ModulePlan,
-        source: str,  # project-relative
+        source: str,  # project-relative; for a .pyx, the generated file in the build dir
         lang: str,  # "c" | "c++" | "asm" (see _ext.SOURCE_LANGUAGES)
         argv_head: tuple[str, ...],  # the command up to (and without) "-o OUT"
         argv_tail: tuple[str, ...],  # after "-o OUT" (extra args), before the depfile options
         slot: str,
+        translation: Translation | None = None,  # the Cython run that writes ``source`` first
     ) -> None:
         self.module = module
         self.source = source
+        self.origin = translation.source if translation is not None else source  # the project's file
         self.lang = lang
         self.argv_head = argv_head
         self.argv_tail = argv_tail
         self.slot = slot
+        self.translation = translation
         self.key: str | None = None  # the object key once known (cache hit or compiled)
 
 
@@ -179,7 +184,10 @@ class _Builder:
         self._identity: dict[str, str] = {}
         self._out_lock = threading.Lock()
         self.compiled: list[str] = []  # sources actually compiled (for tests / statistics)
+        self.translated: list[str] = []  # .pyx sources Cython translated (likewise)
         self.linked: list[str] = []
+        self.cython: Cython | None = None  # found for the first .pyx source
+        self.translations = TranslationManifests(req.build_dir)
         self.pkg_config: PkgConfig | None = None  # created for the first module with pkg-config entries
 
     # -- helpers -------------------------------------------------------------------------
@@ -281,6 +289,7 @@ class _Builder:
         if not m.sources:
             raise VarwheelError(f"module {m.name!r} has no sources", subject=f"{m.key}.sources")
         langs: list[str] = []
+        translations: dict[int, tuple[Translation, str]] = {}  # source index -> (translation, generated file)
         for n, src in enumerate(m.sources):
             lang = source_language(src)
             if lang is None:
@@ -288,8 +297,13 @@ class _Builder:
                     not_built(src),
                     subject=f"{m.key}.sources[{n}]",
                 )
+            if lang == "cython":
+                translation, generated, lang = plan_translation(self, m, n, limited)
+                translations[n] = (translation, generated)
             langs.append(lang)
         linker = link_command(m, self.tc)
+        if m.language is None and "c++" in langs:  # a .pyx translated to C++
+            linker = self.tc.ldcxxshared
 
         include_dirs = (
             *self.hasher.generated,
@@ -315,18 +329,28 @@ class _Builder:
         )
         plan = ModulePlan(m, dest, limited, linker, include_dirs)
         depends = sorted(m.depends)
-        for src, lang in zip(m.sources, langs):
+        for n, (src, lang) in enumerate(zip(m.sources, langs)):
             tool = self.tc.cxx if lang == "c++" else self.tc.cc
             extra = self.req.extra.cflags + (self.req.extra.cxxflags if lang == "c++" else ())
-            head = (*tool.argv, *pp, "-c", src)
+            pyx: Translation | None = None
+            own: tuple[str, ...] = ()
+            source = src
+            if n in translations:  # the file Cython generates from the .pyx
+                pyx, source = translations[n]
+                own = generated_flags(src, limited)
+            head = (*tool.argv, *pp, *own, "-c", source)
             tail = (*m.extra_compile_args, *extra, *prefix_maps)
             norm = self.normalise((*head, "-o", _OUT, *tail, "-MMD", "-MF", _DEP))
             slot = digest("slot", self.identity(tool), *norm, "\0depends", *depends)
-            plan.jobs.append(ObjectJob(plan, src, lang, head, tail, slot))
+            plan.jobs.append(ObjectJob(plan, source, lang, head, tail, slot, pyx))
         plan.remaining = len(plan.jobs)
         return plan
 
     # -- compile ---------------------------------------------------------------------------
+
+    def cached_object(self, job: ObjectJob) -> str | None:
+        """The key of an up-to-date object for ``job`` (a kept build dir only)."""
+        return self.manifests.lookup(job.slot, self.hasher) if self.req.cache else None
 
     def compile_argv(self, job: ObjectJob, out: str, dep: str | None) -> tuple[str, ...]:
         if dep is None:
@@ -353,7 +377,7 @@ class _Builder:
                 key = digest("uncached", job.slot)
                 os.replace(tmp, self.obj_dir / f"{key}.o")
                 with self._out_lock:
-                    self.compiled.append(job.source)
+                    self.compiled.append(job.origin)
                 return key
             try:
                 text = Path(depfile).read_text("utf-8", "surrogateescape")
@@ -388,7 +412,7 @@ class _Builder:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(leftover)
         with self._out_lock:
-            self.compiled.append(job.source)
+            self.compiled.append(job.origin)
         return entry.object_key
 
     def compile_error(self, job: ObjectJob, argv: tuple[str, ...], res: _proc.ProcResult) -> VarwheelError:
@@ -404,8 +428,9 @@ class _Builder:
                 if header.endswith("Python.h"):
                     hint += "; are the Python development headers installed (e.g. python3-dev)?"
                 break
+        what = job.source if job.translation is None else f"the code Cython generated from {job.origin}"
         return VarwheelError(
-            f"compiling {job.source} for {job.module.module.name} failed with {_proc.exit_description(res.returncode)}",
+            f"compiling {what} for {job.module.module.name} failed with {_proc.exit_description(res.returncode)}",
             subject=job.module.module.key,
             hint=hint,
             extra="command: " + _proc.command_line(argv) + ("\n" + res.output if res.output else ""),
@@ -504,11 +529,15 @@ class _Builder:
         plans = self.plan()
         self.planned.set()
         todo: list[ObjectJob] = []
+        translate: list[TranslateTask] = []  # each followed by its output's compile, if that is not cached
         for plan in plans:
             if plan.failed:
                 continue
             for job in plan.jobs:
-                job.key = self.manifests.lookup(job.slot, self.hasher) if self.req.cache else None
+                if job.translation is not None and not translation_current(self, job.translation):
+                    translate.append(TranslateTask(job))
+                    continue
+                job.key = self.cached_object(job)
                 if job.key is None:
                     todo.append(job)
                 else:
@@ -530,8 +559,9 @@ class _Builder:
                     continue
                 ready.append(link)
             links_expected += 1
+        ready.extend(translate)  # first: their compiles can only start after them
         ready.extend(CompileTask(job) for job in todo)
-        counter = _Counter(len(todo) + links_expected)
+        counter = _Counter(2 * len(translate) + len(todo) + links_expected)
         if not ready and built:
             _log.info(f"compile: {len(built)} extension(s) up to date in {self.build_dir}")
 
@@ -564,7 +594,14 @@ class _Builder:
                         if error is None:
                             error = exc
                         continue
-                    if isinstance(task, CompileTask):
+                    if isinstance(task, TranslateTask):
+                        key = self.cached_object(task.job)  # the same C as before: nothing to compile
+                        if key is None:
+                            ready.appendleft(CompileTask(task.job))
+                            continue
+                        counter.done += 1  # counted as a compile, but it is up to date
+                        result = key
+                    if isinstance(task, (CompileTask, TranslateTask)):
                         task.job.key = str(result)
                         plan.remaining -= 1
                         if plan.remaining == 0 and not plan.failed:
@@ -677,7 +714,8 @@ class CompileTask:
         return self.job.module
 
     def start(self, b: _Builder, counter: _Counter) -> Callable[[], str]:
-        label = f"{counter.next()} {'c++' if self.job.lang == 'c++' else 'cc'} {self.job.source}"
+        shown = self.job.source if self.job.translation is None else f"{self.job.origin} (generated by Cython)"
+        label = f"{counter.next()} {'c++' if self.job.lang == 'c++' else 'cc'} {shown}"
         return lambda: b.compile(self.job, label)
 
 
@@ -694,7 +732,7 @@ class LinkTask:
         return lambda: b.link(self.plan, self.argv, self.out, label)
 
 
-Task = Union[CompileTask, LinkTask]
+Task = Union[CompileTask, LinkTask, TranslateTask]
 
 
 def run_build(

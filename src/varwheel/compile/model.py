@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._ext import limited_api_version
-from ..config.model import CompileFlags, ExtModule
+from ..config.model import CompileFlags, CythonConfig, ExtModule
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class CompileRequest:
     # False for a throw-away build dir: no dependency files, header hashing or manifests,
     # because no later build will look for them.
     cache: bool = True
+    # [tool.varwheel.cython]: how the modules' .pyx sources are translated
+    cython: CythonConfig = field(default_factory=CythonConfig)
 
 
 @dataclass(frozen=True)
