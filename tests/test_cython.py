@@ -363,6 +363,26 @@ def test_cython_config_reading(tmp_path: Path) -> None:
         load_settings(root)
 
 
+@pytest.mark.parametrize("applies", [True, False])
+def test_free_threading_directive_through_an_override(tmp_path: Path, applies: bool) -> None:
+    """The override docs/configuration.md gives for free-threaded builds adds the directive to
+    the table's (and only there); and a free-threaded interpreter asks for Cython 3.1."""
+    import sysconfig
+
+    free = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    table = (
+        "[tool.varwheel.cython]\ndirectives = { boundscheck = false }\n\n[[tool.varwheel.overrides]]\n"
+        f"if.free-threading = {str(free == applies).lower()}\n"
+        "cython.directives = { freethreading_compatible = true }\n"
+    )
+    settings = load_settings(one_module(tmp_path, "", table=table))
+    expected = (("boundscheck", False), ("freethreading_compatible", True)) if applies else (("boundscheck", False),)
+    assert settings.tool.cython.directives == expected
+    modules = settings.tool.ext_modules
+    assert settings.tool.cython.build_requirements(modules, free_threaded=True) == ["Cython>=3.1"]
+    assert settings.tool.cython.build_requirements(modules, free_threaded=False) == ["Cython>=3.0"]
+
+
 def test_py_source_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     write(

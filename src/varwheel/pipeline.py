@@ -196,7 +196,8 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
     settings = load_settings(root, config_settings)
     requires = settings.tool.version.build_requirements(settings.root)
     if kind != "sdist":  # the .pyx sources are translated by the build environment's Cython
-        requires += settings.tool.cython.build_requirements(settings.tool.ext_modules)
+        free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+        requires += settings.tool.cython.build_requirements(settings.tool.ext_modules, free_threaded=free_threaded)
     vconfig, vrequest = _variant_config(settings)
     if kind == "sdist" or vconfig is None or vrequest is None:
         return requires

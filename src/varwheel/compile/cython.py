@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .. import _log, _proc
-from ..config.model import CYTHON_LIMITED_API_MINIMUM, CYTHON_MINIMUM, DirectiveValue, ExtModule
+from ..config.model import CYTHON_MINIMUM, CYTHON_NEWER_MINIMUM, DirectiveValue, ExtModule
 from ..config.tables import toml_key
 from ..errors import VarwheelError
 from .cache import Entry, FileState, Manifests, digest, object_key
@@ -183,12 +183,15 @@ def plan_translation(b: _Builder, m: ExtModule, index: int, limited: str | None)
     ("c" or "c++"). Checks that the build environment has a Cython that can do it."""
     source = m.sources[index]
     subject = f"{m.key}.sources[{index}]"
-    needed = CYTHON_LIMITED_API_MINIMUM if limited else CYTHON_MINIMUM
+    needed = CYTHON_NEWER_MINIMUM if limited or b.tc.free_threaded else CYTHON_MINIMUM
     if b.cython is None:
         b.cython = find_cython(subject, _minimum(needed))
     tool = b.cython
     if tool.version_info < needed:
-        what = f'the limited API (py-limited-api = "{limited}")' if limited else "varwheel"
+        if limited:
+            what = f'the limited API (py-limited-api = "{limited}")'
+        else:
+            what = "a free-threaded interpreter" if b.tc.free_threaded else "varwheel"
         raise VarwheelError(
             f"{what} needs Cython {needed[0]}.{needed[1]} or newer; the build environment has Cython {tool.version}",
             subject=subject,

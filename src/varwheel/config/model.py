@@ -72,9 +72,9 @@ _DIRECTIVES_SCHEMA: dict[str, Any] = {
     "additionalProperties": {"oneOf": [_DIRECTIVE_VALUE, {"type": "object", "additionalProperties": _DIRECTIVE_VALUE}]},
 }
 #: What a build with ``.pyx`` sources asks the frontend for (get_requires_for_build_wheel);
-#: the limited API needs 3.1, the first Cython whose limited-API mode is supported.
+#: the limited API and free-threaded interpreters need 3.1, the first Cython that supports them.
 CYTHON_MINIMUM = (3, 0)
-CYTHON_LIMITED_API_MINIMUM = (3, 1)
+CYTHON_NEWER_MINIMUM = (3, 1)
 LANGUAGE_LEVELS = ("2", "3", "3str")
 
 
@@ -636,13 +636,14 @@ class CythonConfig:
     )
 
     @staticmethod
-    def build_requirements(modules: tuple[ExtModule, ...]) -> list[str]:
-        """Cython, when some module has a ``.pyx`` source: 3.0 or newer, 3.1 with the limited API."""
+    def build_requirements(modules: tuple[ExtModule, ...], *, free_threaded: bool = False) -> list[str]:
+        """Cython, when some module has a ``.pyx`` source: 3.0 or newer; 3.1 with the limited API
+        or for a free-threaded interpreter (the first release that supports either)."""
         cython = [m for m in modules if any(source_language(s) == "cython" for s in m.sources)]
         if not cython:
             return []
-        limited = any(m.py_limited_api is not None for m in cython)
-        return ["Cython>={}.{}".format(*(CYTHON_LIMITED_API_MINIMUM if limited else CYTHON_MINIMUM))]
+        newer = free_threaded or any(m.py_limited_api is not None for m in cython)
+        return ["Cython>={}.{}".format(*(CYTHON_NEWER_MINIMUM if newer else CYTHON_MINIMUM))]
 
 
 @dataclass(frozen=True)
