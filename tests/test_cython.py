@@ -237,6 +237,8 @@ def test_numpy_cimport(tmp_path: Path) -> None:
         },
     )
     products, _ = build(root, tmp_path / "b")
+    (generated,) = (tmp_path / "b" / "cython").glob("*/_sum.c")
+    assert str(Path(numpy.__file__).parent) not in generated.read_text()  # numpy's .pxd by its short name
     site = stage(products, root, tmp_path / "site")
     code = "import numpy, npx._sum as s; print(s.total(numpy.arange(5, dtype=float)))"
     out = subprocess.run(
@@ -321,6 +323,15 @@ def test_refused_directive_names_its_key(tmp_path: Path) -> None:
         build(root, tmp_path / "b2")
     assert err.value.subject == "tool.varwheel.ext-modules[0].cython-directives.nosuch_directive"
     assert "nosuch_directive" in err.value.detail
+
+
+def test_optional_module_with_a_cython_error_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = one_module(tmp_path, "def f(:\n", module="optional = true\n")
+    products, _ = build(root, tmp_path / "b")
+    assert products.extensions == () and products.skipped == ("bad._m",)
+    err = capsys.readouterr().err
+    assert "optional extension bad._m (tool.varwheel.ext-modules[0]) failed and is skipped" in err
+    assert "Cython: src/bad/_m.pyx:1:" in err
 
 
 @pytest.mark.parametrize(
@@ -459,6 +470,31 @@ def test_isolated_build_sdist_and_wheel(project, offline_env, make_venv, tmp_pat
     venv = make_venv()
     venv.pip("install", "-q", "--no-deps", wheel, env=offline_env)
     assert venv.run(BASIC_CHECKS, env=offline_env, cwd=tmp_path) == "ok\n"
+
+
+@pytest.mark.slow
+def test_editable_install_retranslates_what_a_pxd_edit_affects(project, offline_env, make_venv) -> None:  # type: ignore[no-untyped-def]
+    """pip install -e twice, with a .pxd edit between: the editable build dir keeps the
+    translations, so the second install translates and compiles only the two cimporters.
+    (Without build isolation, Cython from the wheelhouse in the venv: the isolated build is
+    test_isolated_build_sdist_and_wheel's.)"""
+    import re
+
+    root = project("cython-basic")
+    venv = make_venv()
+    venv.pip("install", "-q", "varwheel", "Cython", env=offline_env)
+    install = ("install", "-v", "--no-build-isolation", "--no-deps", "-e", root)
+    first = venv.pip(*install, env=offline_env).stdout
+    assert len(re.findall(r"\[\d+/\d+\] cython ", first)) == 4, first
+    assert venv.run(BASIC_CHECKS, env=offline_env, cwd=root.parent) == "ok\n"
+    pxd = root / "src/cyproj/_helper.pxd"
+    pxd.write_text(pxd.read_text().replace("return 1", "return 2"))
+    second = venv.pip(*install, env=offline_env).stdout
+    translated = re.findall(r"\[\d+/\d+\] cython (\S+)", second)
+    compiled = re.findall(r"\[\d+/\d+\] (?:cc|c\+\+) (\S+)", second)
+    assert sorted(translated) == sorted(compiled) == ["src/cyproj/_fast.pyx", "src/cyproj/_helper.pyx"], second
+    assert venv.run("import cyproj._fast as f; print(f.f(1))", env=offline_env, cwd=root.parent) == "104\n"
+    assert not list((root / "src").rglob("*.c")), "generated C in the source tree"
 
 
 def test_stale_cythonize_output_is_not_package_data(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
