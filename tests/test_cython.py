@@ -357,6 +357,19 @@ def test_cython_config_errors(tmp_path: Path, table: str, module: str, message: 
     assert message in err.value.one_line()
 
 
+def test_one_pyx_per_module(tmp_path: Path) -> None:
+    root = one_module(tmp_path, "")
+    text = (root / "pyproject.toml").read_text().replace('"src/bad/_m.pyx"', '"src/bad/*.pyx", "src/bad/x.c"')
+    write(root, {"src/bad/_n.pyx": "", "src/bad/x.c": "", "pyproject.toml": text})
+    with pytest.raises(ConfigError) as err:
+        load_settings(root)
+    assert err.value.one_line() == (
+        "pyproject.toml: tool.varwheel.ext-modules[0].sources[1]: 'src/bad/_n.pyx' is a second .pyx source of "
+        "'bad._m' (after 'src/bad/_m.pyx'): each .pyx is a module of its own (give it its own "
+        "[[tool.varwheel.ext-modules]] entry; C and C++ sources may join a .pyx)"
+    )
+
+
 def test_cython_config_reading(tmp_path: Path) -> None:
     table = (
         "[tool.varwheel.cython]\nlanguage-level = 2\n"

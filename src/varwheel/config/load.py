@@ -563,8 +563,16 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
     values.update(_module_files(table, read, root))
     values["pkg_config"] = parse_pkg_config(table, root)
     values["cython_directives"] = parse_directives(table, "cython-directives")
-    if values["cython_directives"] and not any(source_language(s) == "cython" for s in values["sources"]):
+    pyx = [(i, s) for i, s in enumerate(values["sources"]) if source_language(s) == "cython"]
+    if values["cython_directives"] and not pyx:
         raise table.error("cython-directives", f"module {name!r} has no .pyx source for them to apply to")
+    if len(pyx) > 1:
+        raise table.error(
+            f"sources[{pyx[1][0]}]",
+            f"{pyx[1][1]!r} is a second .pyx source of {name!r} (after {pyx[0][1]!r}): each .pyx is a module of "
+            "its own",
+            hint="give it its own [[tool.varwheel.ext-modules]] entry; C and C++ sources may join a .pyx",
+        )
     return ExtModule(**values, index=index)
 
 
