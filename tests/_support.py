@@ -13,7 +13,8 @@ EXAMPLES = REPO / "examples"
 PROJECTS = Path(__file__).resolve().parent / "projects"
 
 #: What an isolated build of a varwheel project needs, besides varwheel itself, on any
-#: supported Python (all pure wheels: ELF files are edited in pure Python, no patchelf).
+#: supported Python (all pure wheels but Cython's: ELF files are edited in pure Python, no
+#: patchelf).
 BACKEND_DEPS = [
     "packaging",
     "pyproject-metadata",
@@ -23,6 +24,7 @@ BACKEND_DEPS = [
     "vcs-versioning",  # requested by projects whose version comes from git
     "pybind11",  # build requirements of the compile-cache tests' projects
     "numpy",
+    "Cython",  # requested by projects with .pyx sources
 ]
 #: What a Python 3.9 build environment needs in addition (pip cannot skip wheels whose
 #: Requires-Python excludes it when they come from find-links, so 3.9 gets its own house).

@@ -186,10 +186,10 @@ HELPERS = {
 }
 
 
-@pytest.mark.parametrize("suffix", [s for s in SOURCE_LANGUAGES if source_language("x" + s)])
+@pytest.mark.parametrize("suffix", [s for s in SOURCE_LANGUAGES if source_language("x" + s) not in (None, "cython")])
 def test_every_accepted_suffix_is_compiled(tmp_path: Path, suffix: str) -> None:
     """The suffix table only accepts what the compiler really compiles (gcc takes a .CC file
-    for linker input and writes no object)."""
+    for linker input and writes no object). Cython's ``.pyx``: tests/test_cython.py."""
     lang = source_language("x" + suffix)
     if lang == "asm" and platform.machine() != "x86_64":
         pytest.skip("the assembly helper is x86-64 code")
@@ -234,7 +234,7 @@ def test_loader_and_engine_refuse_the_same_sources(tmp_path: Path, source: str) 
     assert planned.value.subject == "tool.varwheel.ext-modules[0].sources[1]"
     if source.endswith("m"):
         assert "is an Objective-C" in not_built(source)
-        assert "varwheel builds C, C++ and assembly only (C: .c; C++: .cc," in not_built(source)
+        assert "varwheel builds C, C++, Cython and assembly only (C: .c; C++: .cc," in not_built(source)
 
 
 def test_macros_defined_and_undefined(tmp_path: Path) -> None:

@@ -8,10 +8,14 @@ from __future__ import annotations
 import re
 
 #: Source suffix -> language, for every suffix varwheel can be asked about. Only the languages
-#: in BUILT_LANGUAGES are compiled: "c" and "asm" by CC (with CFLAGS), "c++" by CXX. Objective-C
+#: in BUILT_LANGUAGES are compiled: "c" and "asm" by CC (with CFLAGS), "c++" by CXX, "cython" by
+#: the build environment's Cython into C or C++ in the build directory (``compile/cython.py``),
+#: which is then compiled like a C or C++ source. Objective-C
 #: needs a front end (gcc's cc1obj, Debian's gobjc, which the toolchain varwheel is tested with
 #: lacks) and a runtime library nothing would link, so ``.m``/``.mm`` are refused, saying so.
-#: ``.CC`` is not here: gcc does not know it and passes the file to the linker (no object).
+#: ``.py`` is refused too: Python modules ship as package files, and Cython's pure-Python mode
+#: (compiling a ``.py``) is not offered. ``.CC`` is not here: gcc does not know it and passes
+#: the file to the linker (no object).
 SOURCE_LANGUAGES: dict[str, str] = {
     ".c": "c",
     ".cc": "c++",
@@ -23,14 +27,24 @@ SOURCE_LANGUAGES: dict[str, str] = {
     ".CPP": "c++",
     ".s": "asm",
     ".S": "asm",
+    ".pyx": "cython",
     ".m": "objc",
     ".mm": "objc++",
+    ".py": "python",
 }
-BUILT_LANGUAGES = ("c", "c++", "asm")
+BUILT_LANGUAGES = ("c", "c++", "cython", "asm")
 #: Plain assembly: the driver runs no preprocessor on it, so it reports no dependencies
 #: (``-MMD`` writes no dependency file) and the file itself is all there is to track.
 NOT_PREPROCESSED = (".s",)
-_LANGUAGE_NAMES = {"c": "C", "c++": "C++", "asm": "assembly", "objc": "Objective-C", "objc++": "Objective-C++"}
+_LANGUAGE_NAMES = {
+    "c": "C",
+    "c++": "C++",
+    "cython": "Cython",
+    "asm": "assembly",
+    "objc": "Objective-C",
+    "objc++": "Objective-C++",
+    "python": "Python",
+}
 
 
 def _suffix(path: str) -> str:
@@ -40,8 +54,8 @@ def _suffix(path: str) -> str:
 
 
 def source_language(path: str) -> str | None:
-    """The language ``path`` is compiled as ("c", "c++" or "asm"); None when varwheel does not
-    build it (:func:`not_built` says why)."""
+    """The language ``path`` is compiled as ("c", "c++", "cython" or "asm"); None when varwheel
+    does not build it (:func:`not_built` says why)."""
     lang = SOURCE_LANGUAGES.get(_suffix(path))
     return lang if lang in BUILT_LANGUAGES else None
 
@@ -52,7 +66,7 @@ def preprocessed(path: str) -> bool:
 
 
 def accepted_suffixes() -> str:
-    """``C: .c; C++: .cc, ...; assembly: .s, .S``, for error messages."""
+    """``C: .c; C++: .cc, ...; Cython: .pyx; assembly: .s, .S``, for error messages."""
     groups = []
     for lang in BUILT_LANGUAGES:
         suffixes = [s for s, lg in SOURCE_LANGUAGES.items() if lg == lang]
@@ -64,9 +78,15 @@ def not_built(path: str) -> str:
     """Why ``path``, for which :func:`source_language` is None, cannot be an extension source."""
     lang = SOURCE_LANGUAGES.get(_suffix(path))
     accepted = accepted_suffixes()
+    if lang == "python":
+        return (
+            f"{path!r} is a Python source; Python modules ship as package files, and varwheel builds C, C++, "
+            f"Cython and assembly only ({accepted})"
+        )
     if lang is not None:
-        return f"{path!r} is an {_LANGUAGE_NAMES[lang]} source; varwheel builds C, C++ and assembly only ({accepted})"
-    return f"{path!r} is not a C, C++ or assembly source file ({accepted})"
+        only = "varwheel builds C, C++, Cython and assembly only"
+        return f"{path!r} is an {_LANGUAGE_NAMES[lang]} source; {only} ({accepted})"
+    return f"{path!r} is not a C, C++, Cython or assembly source file ({accepted})"
 
 
 # ---------------------------------------------------------------------------- py-limited-api

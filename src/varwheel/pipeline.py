@@ -197,6 +197,9 @@ def get_requires(root: Path, config_settings: ConfigSettings, kind: str) -> list
     # compiler output); the audit needs nothing installed (ELF files are edited in Python).
     settings = load_settings(root, config_settings)
     requires = settings.tool.version.build_requirements(settings.root)
+    if kind != "sdist":  # the .pyx sources are translated by the build environment's Cython
+        free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+        requires += settings.tool.cython.build_requirements(settings.tool.ext_modules, free_threaded=free_threaded)
     vconfig, vrequest = _variant_config(settings)
     if kind == "sdist" or vconfig is None or vrequest is None:
         return requires
@@ -632,6 +635,7 @@ def _compiling(
             cache_max_size=max_size,
             launcher=opts.compiler_launcher or tool.compiler_launcher,
             build_type=opts.build_type or tool.build_type,
+            cython=settings.tool.cython,
         )
     )
     running.wait_started(0.5)

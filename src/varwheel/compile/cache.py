@@ -214,8 +214,12 @@ class Manifests:
             return
         for dropped in entries[MAX_ENTRIES:]:
             if _KEY.fullmatch(dropped.object_key):
-                with contextlib.suppress(OSError):
-                    os.unlink(self.obj_dir / f"{dropped.object_key}.o")
+                self.discard(dropped.object_key)
+
+    def discard(self, key: str) -> None:
+        """Delete the output of an entry that fell off its manifest."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.obj_dir / f"{key}.o")
 
     def put(self, entry: Entry, tmp: str) -> None:
         """Move the just-compiled object ``tmp`` into place (and into the shared cache)."""
@@ -224,8 +228,9 @@ class Manifests:
         if self.shared is not None:
             self.shared.put(entry.object_key, local)
 
-    def object_available(self, entry: Entry) -> bool:
-        """Whether the object of ``entry`` is (or has now been put) in ``<build>/obj``."""
+    def usable(self, entry: Entry) -> bool:
+        """Whether the output of an up-to-date entry can be used: its object is whole in
+        ``<build>/obj`` (or has now been put there from the shared cache)."""
         local = self.obj_dir / f"{entry.object_key}.o"
         if output_intact(local):
             if self.shared is not None:
@@ -257,7 +262,7 @@ class Manifests:
                 if self.shared is not None:
                     with contextlib.suppress(OSError):
                         os.utime(self.path(slot))  # used: the last to be evicted
-                if not self.object_available(entry):
+                if not self.usable(entry):
                     continue  # missing or damaged (truncated): compiled again, replacing it
                 refreshed = Entry(entry.object_key, tuple(current), entry.object_hash)
                 if n != 0 or refreshed != entry:

@@ -29,6 +29,8 @@ from .cache import (
     object_key,
     output_intact,
 )
+from .cython import Cython, TranslateTask, Translation, TranslationManifests, generated_flags, plan_translation
+from .cython import current as translation_current
 from .depfile import parse_depfile
 from .includes import resolve_include_dirs_from, with_library_dirs_from
 from .layout import Layout
@@ -86,23 +88,26 @@ class _Hasher(FileHasher):
 
 
 class ObjectJob:
-    __slots__ = ("argv_head", "argv_tail", "key", "lang", "module", "slot", "source")
+    __slots__ = ("argv_head", "argv_tail", "key", "lang", "module", "origin", "slot", "source", "translation")
 
     def __init__(
         self,
         module: ModulePlan,
-        source: str,  # project-relative
+        source: str,  # project-relative; for a .pyx, the generated file in the build dir
         lang: str,  # "c" | "c++" | "asm" (see _ext.SOURCE_LANGUAGES)
         argv_head: tuple[str, ...],  # the command up to (and without) "-o OUT"
         argv_tail: tuple[str, ...],  # after "-o OUT" (extra args), before the depfile options
         slot: str,
+        translation: Translation | None = None,  # the Cython run that writes ``source`` first
     ) -> None:
         self.module = module
         self.source = source
+        self.origin = translation.source if translation is not None else source  # the project's file
         self.lang = lang
         self.argv_head = argv_head
         self.argv_tail = argv_tail
         self.slot = slot
+        self.translation = translation
         self.key: str | None = None  # the object key once known (cache hit or compiled)
 
 
@@ -174,7 +179,10 @@ class _Builder:
         self._identity: dict[str, str] = {}
         self._out_lock = threading.Lock()
         self.compiled: list[str] = []  # sources actually compiled (for tests / statistics)
+        self.translated: list[str] = []  # .pyx sources Cython translated (likewise)
         self.linked: list[str] = []
+        self.cython: Cython | None = None  # found for the first .pyx source
+        self.translations = TranslationManifests(req.build_dir)
         self.pkg_config: PkgConfig | None = None  # created for the first module with pkg-config entries
         self.launcher = find_launcher(req.launcher, toolchain)
 
@@ -276,6 +284,7 @@ class _Builder:
         if not m.sources:
             raise VarwheelError(f"module {m.name!r} has no sources", subject=f"{m.key}.sources")
         langs: list[str] = []
+        translations: dict[int, tuple[Translation, str]] = {}  # source index -> (translation, generated file)
         for n, src in enumerate(m.sources):
             lang = source_language(src)
             if lang is None:
@@ -283,8 +292,13 @@ class _Builder:
                     not_built(src),
                     subject=f"{m.key}.sources[{n}]",
                 )
+            if lang == "cython":
+                translation, generated, lang = plan_translation(self, m, n, limited)
+                translations[n] = (translation, generated)
             langs.append(lang)
         linker = link_command(m, self.tc)
+        if m.language is None and "c++" in langs:  # a .pyx translated to C++
+            linker = self.tc.ldcxxshared
 
         include_dirs = (
             *self.layout.generated,
@@ -306,18 +320,28 @@ class _Builder:
         plan = ModulePlan(m, dest, limited, linker, include_dirs)
         depends = sorted(m.depends)
         user_args = self.layout.user_args(m.extra_compile_args)
-        for src, lang in zip(m.sources, langs):
+        for n, (src, lang) in enumerate(zip(m.sources, langs)):
             tool = self.tc.cxx if lang == "c++" else self.tc.cc
             extra = self.req.extra.cflags + (self.req.extra.cxxflags if lang == "c++" else ())
-            head = (*tool.argv, *pp, "-c", self.layout.project_file(src))
+            pyx: Translation | None = None
+            own: tuple[str, ...] = ()
+            source = src
+            if n in translations:  # the file Cython generates from the .pyx
+                pyx, source = translations[n]
+                own = generated_flags(src, limited)
+            head = (*tool.argv, *pp, *own, "-c", self.layout.source(source))
             tail = (*user_args, *extra, *prefix_maps)
             norm = self.normalise((*head, "-o", _OUT, *tail, "-MMD", "-MF", _DEP))
             slot = digest("slot", self.identity(tool), *norm, "\0depends", *depends)
-            plan.jobs.append(ObjectJob(plan, src, lang, head, tail, slot))
+            plan.jobs.append(ObjectJob(plan, source, lang, head, tail, slot, pyx))
         plan.remaining = len(plan.jobs)
         return plan
 
     # -- compile ---------------------------------------------------------------------------
+
+    def cached_object(self, job: ObjectJob) -> str | None:
+        """The key of an up-to-date object for ``job`` (a kept build dir only)."""
+        return self.manifests.lookup(job.slot, self.hasher) if self.records else None
 
     def compile_argv(self, job: ObjectJob, out: str, dep: str | None) -> tuple[str, ...]:
         """The command as it runs (in the build directory): placeholders spelled, the
@@ -355,7 +379,7 @@ class _Builder:
                 key = digest("uncached", job.slot)
                 os.replace(tmp, self.obj_dir / f"{key}.o")
                 with self._out_lock:
-                    self.compiled.append(job.source)
+                    self.compiled.append(job.origin)
                 return key
             try:
                 text = Path(depfile).read_text("utf-8", "surrogateescape")
@@ -370,7 +394,7 @@ class _Builder:
                 text = ""  # plain assembly: no preprocessor ran, so no dependency file either
             stored: list[str] = []
             lay = self.layout
-            project_files = [lay.real(lay.project_file(f)) for f in (job.source, *job.module.module.depends)]
+            project_files = [lay.real(lay.source(f)) for f in (job.source, *job.module.module.depends)]
             for p in [*parse_depfile(text), *project_files]:
                 s = self.hasher.stored_path(p)
                 if s not in stored:
@@ -393,7 +417,7 @@ class _Builder:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(leftover)
         with self._out_lock:
-            self.compiled.append(job.source)
+            self.compiled.append(job.origin)
         return entry.object_key
 
     def compile_error(self, job: ObjectJob, argv: tuple[str, ...], res: _proc.ProcResult) -> VarwheelError:
@@ -409,8 +433,9 @@ class _Builder:
                 if header.endswith("Python.h"):
                     hint += "; are the Python development headers installed (e.g. python3-dev)?"
                 break
+        what = job.source if job.translation is None else f"the code Cython generated from {job.origin}"
         return VarwheelError(
-            f"compiling {job.source} for {job.module.module.name} failed with {_proc.exit_description(res.returncode)}",
+            f"compiling {what} for {job.module.module.name} failed with {_proc.exit_description(res.returncode)}",
             subject=job.module.module.key,
             hint=hint,
             extra="command: " + _proc.command_line(argv) + ("\n" + res.output if res.output else ""),
@@ -527,7 +552,7 @@ class _Builder:
                 entries.append(
                     {
                         "directory": self.layout.cwd,
-                        "file": self.layout.real(self.layout.project_file(job.source)),
+                        "file": self.layout.real(self.layout.source(job.source)),
                         "arguments": list(argv),
                         "output": out,
                     }
@@ -542,11 +567,15 @@ class _Builder:
         self.write_compile_commands(plans)
         self.planned.set()
         todo: list[ObjectJob] = []
+        translate: list[TranslateTask] = []  # each followed by its output's compile, if that is not cached
         for plan in plans:
             if plan.failed:
                 continue
             for job in plan.jobs:
-                job.key = self.manifests.lookup(job.slot, self.hasher) if self.records else None
+                if job.translation is not None and not translation_current(self, job.translation):
+                    translate.append(TranslateTask(job))
+                    continue
+                job.key = self.cached_object(job)
                 if job.key is None:
                     todo.append(job)
                 else:
@@ -568,8 +597,9 @@ class _Builder:
                     continue
                 ready.append(link)
             links_expected += 1
+        ready.extend(translate)  # first: their compiles can only start after them
         ready.extend(CompileTask(job) for job in todo)
-        counter = _Counter(len(todo) + links_expected)
+        counter = _Counter(2 * len(translate) + len(todo) + links_expected)
         if self.manifests.from_cache:
             n = sum(len(p.jobs) for p in plans if not p.failed)
             _log.info(f"compile: {self.manifests.from_cache} of {n} object(s) from the shared compile cache")
@@ -605,7 +635,14 @@ class _Builder:
                         if error is None:
                             error = exc
                         continue
-                    if isinstance(task, CompileTask):
+                    if isinstance(task, TranslateTask):
+                        key = self.cached_object(task.job)  # the same C as before: nothing to compile
+                        if key is None:
+                            ready.appendleft(CompileTask(task.job))
+                            continue
+                        counter.done += 1  # counted as a compile, but it is up to date
+                        result = key
+                    if isinstance(task, (CompileTask, TranslateTask)):
                         task.job.key = str(result)
                         plan.remaining -= 1
                         if plan.remaining == 0 and not plan.failed:
@@ -721,7 +758,8 @@ class CompileTask:
         return self.job.module
 
     def start(self, b: _Builder, counter: _Counter) -> Callable[[], str]:
-        label = f"{counter.next()} {'c++' if self.job.lang == 'c++' else 'cc'} {self.job.source}"
+        shown = self.job.source if self.job.translation is None else f"{self.job.origin} (generated by Cython)"
+        label = f"{counter.next()} {'c++' if self.job.lang == 'c++' else 'cc'} {shown}"
         return lambda: b.compile(self.job, label)
 
 
@@ -738,7 +776,7 @@ class LinkTask:
         return lambda: b.link(self.plan, self.argv, self.out, label)
 
 
-Task = Union[CompileTask, LinkTask]
+Task = Union[CompileTask, LinkTask, TranslateTask]
 
 
 def run_build(

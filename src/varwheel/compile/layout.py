@@ -36,6 +36,7 @@ import threading
 from pathlib import Path
 
 ROOT = "@ROOT@/"
+BUILD = "@BUILD@/"
 PROJECT_LINK = "project"
 #: Directories the compiler searches by default: passed as they are (through a symlink GCC
 #: would no longer know them as system directories).
@@ -44,7 +45,7 @@ SYSTEM_INCLUDE_DIRS = frozenset({"/usr/include", "/usr/local/include"})
 #: exists there, as a setup.py run from the project directory would resolve it).
 PATH_OPTIONS = ("-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", "-L")
 _PATH_OPTIONS_EQ = ("-Wl,--version-script=", "-Wl,-T,", "-Wl,--dynamic-list=")
-_PLACEHOLDER = re.compile(r"@(ROOT@/|CWD@|INC\d+@|GEN\d+@)")
+_PLACEHOLDER = re.compile(r"@(ROOT@/|BUILD@/|CWD@|INC\d+@|GEN\d+@)")
 _CWD = "/proc/self/cwd"
 MAX_VIEWS = 8
 
@@ -124,6 +125,16 @@ class Layout:
     def project_file(self, rel: str) -> str:
         return ROOT + rel
 
+    def source(self, path: str) -> str:
+        """A source as commands name it: a project-relative one under ``@ROOT@/``, a file the
+        build generated (Cython's C, in the build directory) under ``@BUILD@/``."""
+        if os.path.isabs(path):
+            full = os.path.normpath(path)
+            if _inside(full, self.build_dir):
+                return BUILD + os.path.relpath(full, self.build_dir).replace(os.sep, "/")
+            return full
+        return ROOT + path
+
     def prefix_maps(self) -> tuple[str, ...]:
         """Placeholder-form options mapping the spelled paths back to reproducible names."""
         return (f"-ffile-prefix-map={ROOT}=", "-fdebug-prefix-map=@CWD@=.")
@@ -168,6 +179,8 @@ class Layout:
                 return self.root_prefix
             if tok == "CWD@":
                 return self.cwd_name
+            if tok == "BUILD@/":
+                return os.path.relpath(self.build_dir, self.cwd).replace(os.sep, "/") + "/"
             return ("inc/" if tok.startswith("INC") else "gen/") + tok[3:-1]
 
         return _PLACEHOLDER.sub(sub, arg)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._ext import limited_api_version
-from ..config.model import CompileFlags, ExtModule
+from ..config.model import CompileFlags, CythonConfig, ExtModule
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,10 @@ class CompileRequest:
     # None: no shared cache
     cache_dir: Path | None = None
     cache_max_size: int = 5 * 1024**3
-    launcher: str = "auto"
-    build_type: str = "release"  # see toolchain.BUILD_TYPES  # "auto" | "none" | a program (ccache, sccache, a path)
+    launcher: str = "auto"  # "auto" | "none" | a program (ccache, sccache, a path)
+    build_type: str = "release"  # see toolchain.BUILD_TYPES
+    # [tool.varwheel.cython]: how the modules' .pyx sources are translated
+    cython: CythonConfig = field(default_factory=CythonConfig)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from .._paths import project_path_problem
 from ..errors import ConfigError, did_you_mean
 from .model import (
     BUILD_TYPE_NAMES,
+    LANGUAGE_LEVELS,
     MAX_TIMEOUT,
     PKG_CONFIG_NAME,
     PKG_CONFIG_REQUIREMENT,
@@ -31,6 +32,8 @@ from .model import (
     STRIP_CHOICES,
     AuditConfig,
     BuildOptions,
+    CythonConfig,
+    DirectiveValue,
     ExtModule,
     FlagSet,
     Macro,
@@ -411,6 +414,7 @@ def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str
         script_files=script_files,
         sdist=SdistConfig(**sdist.values),
         ext_modules=tuple(modules),
+        cython=parse_cython(table.get_table("cython")),
         audit=parse_audit(table.get_table("audit"), raw),
         variant_flags=variant_flags,
         builtin_providers=read.get("builtin_providers", True),
@@ -569,6 +573,17 @@ def parse_ext_module(table: Table, index: int, root: Path) -> ExtModule:
     values = dict(read.values)
     values.update(_module_files(table, read, root))
     values["pkg_config"] = parse_pkg_config(table, root)
+    values["cython_directives"] = parse_directives(table, "cython-directives")
+    pyx = [(i, s) for i, s in enumerate(values["sources"]) if source_language(s) == "cython"]
+    if values["cython_directives"] and not pyx:
+        raise table.error("cython-directives", f"module {name!r} has no .pyx source for them to apply to")
+    if len(pyx) > 1:
+        raise table.error(
+            f"sources[{pyx[1][0]}]",
+            f"{pyx[1][1]!r} is a second .pyx source of {name!r} (after {pyx[0][1]!r}): each .pyx is a module of "
+            "its own",
+            hint="give it its own [[tool.varwheel.ext-modules]] entry; C and C++ sources may join a .pyx",
+        )
     return ExtModule(**values, index=index)
 
 
@@ -591,6 +606,55 @@ def library_dir_from_problem(entry: str) -> str | None:
         if rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in rel:
             return f"{rel!r} must be a relative directory inside {package!r}, without '.', '..' or empty parts"
     return None
+
+
+# ---------------------------------------------------------------------------- Cython
+
+_DIRECTIVE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def parse_cython(table: Table) -> CythonConfig:
+    """``[tool.varwheel.cython]``; ``language-level`` may be the integer cythonize takes."""
+    data = dict(table.data)
+    level = data.get("language-level")
+    if isinstance(level, int) and not isinstance(level, bool) and str(level) in LANGUAGE_LEVELS:
+        data["language-level"] = str(level)
+    checked = Table(data, table.prefix, table.source)
+    read = read_fields(CythonConfig, checked)
+    return CythonConfig(**read.values, directives=parse_directives(checked, "directives"))
+
+
+def parse_directives(table: Table, key: str) -> tuple[tuple[str, DirectiveValue], ...]:
+    """Cython compiler directives: ``name = value`` (a boolean, integer or string), dotted names
+    also as a sub-table (``warn = { undeclared = true }`` is ``warn.undeclared``). Whether Cython
+    knows the name and takes the value is Cython's to say, when it runs."""
+    if not table.has(key):
+        return ()
+    out: dict[str, DirectiveValue] = {}
+
+    def add(name: str, value: object, subject: str) -> None:
+        if isinstance(value, Mapping):
+            for sub, inner in value.items():
+                add(f"{name}.{sub}", inner, f"{subject}.{toml_key(sub)}")
+            return
+        if not _DIRECTIVE_NAME.match(name):
+            raise ConfigError(f"{name!r} is not a Cython directive name", subject=subject)
+        if name == "language_level":
+            raise ConfigError(
+                "is set with language-level", subject=subject, hint="write language-level in [tool.varwheel.cython]"
+            )
+        if not isinstance(value, (bool, int, str)):
+            raise ConfigError(f"must be a boolean, an integer or a string, not {type_name(value)}", subject=subject)
+        if isinstance(value, str) and ("," in value or not value.isprintable()):
+            raise ConfigError(f"{value!r}: a directive value cannot hold a comma or control character", subject=subject)
+        if name in out:
+            raise ConfigError("is given twice (as a dotted key and in a sub-table)", subject=subject)
+        out[name] = value
+
+    directives = table.get_table(key)
+    for name, value in directives.data.items():
+        add(name, value, directives.subject(toml_key(name)))
+    return tuple(out.items())
 
 
 def _module_files(table: Table, read: Read, root: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Tuple, Union
 
-from .._ext import LIMITED_API_PATTERN
+from .._ext import LIMITED_API_PATTERN, source_language
 from .properties import Property, PropertySet
 from .spec import EnvVar, option
 
@@ -65,6 +65,18 @@ def _added(key: str, kind: Any = "str-list", **spec: Any) -> Any:
 
 
 BUILD_TYPE_NAMES = ("release", "debugoptimized", "debug", "python")  # see compile.toolchain.BUILD_TYPES
+#: A Cython compiler directive's value, as TOML gives it (``-X name=value`` on Cython's command line).
+DirectiveValue = Union[bool, int, str]
+_DIRECTIVE_VALUE: dict[str, Any] = {"type": ["boolean", "integer", "string"]}
+_DIRECTIVES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"oneOf": [_DIRECTIVE_VALUE, {"type": "object", "additionalProperties": _DIRECTIVE_VALUE}]},
+}
+#: What a build with ``.pyx`` sources asks the frontend for (get_requires_for_build_wheel);
+#: the limited API and free-threaded interpreters need 3.1, the first Cython that supports them.
+CYTHON_MINIMUM = (3, 0)
+CYTHON_NEWER_MINIMUM = (3, 1)
+LANGUAGE_LEVELS = ("2", "3", "3str")
 
 
 @dataclass(frozen=True)
@@ -142,7 +154,7 @@ class ExtModule:
         required=True,
         default_text="required",
         setuptools="`sources`",
-        doc="C/C++ sources; see below",
+        doc="C, C++, Cython (`.pyx`) and assembly sources; see below",
     )
     include_dirs: tuple[str, ...] = option(
         (),
@@ -237,6 +249,18 @@ class ExtModule:
         default_text="by sources",
         setuptools="`language`",
         doc="which linker to use",
+    )
+    cython_directives: tuple[tuple[str, DirectiveValue], ...] = option(
+        (),
+        toml="cython-directives",
+        kind="map",
+        map_key="directive",
+        type="table",
+        default_text="none",
+        setuptools="`cythonize(..., compiler_directives=...)` for this module, or a `# cython:` comment",
+        doc="Cython compiler directives for this module's `.pyx` sources, over "
+        "[`cython.directives`](#toolvarwheelcython)",
+        schema=_DIRECTIVES_SCHEMA,
     )
     pkg_config: tuple[PkgConfigDependency, ...] = option(
         (),
@@ -604,6 +628,45 @@ class VersionConfig:
 
 
 @dataclass(frozen=True)
+class CythonConfig:
+    """``[tool.varwheel.cython]``: how the ``.pyx`` sources of every ext-module are translated."""
+
+    directives: tuple[tuple[str, DirectiveValue], ...] = option(
+        (),
+        toml="directives",
+        kind="map",
+        map_key="directive",
+        type="table",
+        default_text="none",
+        setuptools="`cythonize(..., compiler_directives={...})`",
+        doc='compiler directives for every `.pyx` source (`boundscheck = false`, `"warn.undeclared" = true` or '
+        "`warn = { undeclared = true }`); a module's `cython-directives` override them, a `# cython:` comment in the "
+        "file overrides both",
+        schema=_DIRECTIVES_SCHEMA,
+    )
+    language_level: str = option(
+        "3",
+        toml="language-level",
+        choices=LANGUAGE_LEVELS,
+        type='`"2"`, `"3"` or `"3str"` (or the integers 2, 3)',
+        setuptools='`cythonize(..., compiler_directives={"language_level": 3})`',
+        doc="the Python semantics of the `.pyx` sources (`-2`, `-3`, `--3str`); a `# cython: language_level=...` "
+        "comment in a file wins",
+        schema={"enum": [*LANGUAGE_LEVELS, 2, 3]},
+    )
+
+    @staticmethod
+    def build_requirements(modules: tuple[ExtModule, ...], *, free_threaded: bool = False) -> list[str]:
+        """Cython, when some module has a ``.pyx`` source: 3.0 or newer; 3.1 with the limited API
+        or for a free-threaded interpreter (the first release that supports either)."""
+        cython = [m for m in modules if any(source_language(s) == "cython" for s in m.sources)]
+        if not cython:
+            return []
+        newer = free_threaded or any(m.py_limited_api is not None for m in cython)
+        return ["Cython>={}.{}".format(*(CYTHON_NEWER_MINIMUM if newer else CYTHON_MINIMUM))]
+
+
+@dataclass(frozen=True)
 class ToolConfig:
     """``[tool.varwheel]``."""
 
@@ -676,6 +739,14 @@ class ToolConfig:
         kind="tables",
         item=ExtModule,
         doc="[`[[tool.varwheel.ext-modules]]`](#toolvarwheelext-modules), one per extension module",
+    )
+    cython: CythonConfig = option(
+        default_factory=CythonConfig,
+        toml="cython",
+        kind="table",
+        item=CythonConfig,
+        default_text="",
+        doc="[`[tool.varwheel.cython]`](#toolvarwheelcython): directives and language level of the `.pyx` sources",
     )
     audit: AuditConfig = option(
         default_factory=AuditConfig,

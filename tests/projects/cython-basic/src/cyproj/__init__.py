@@ -1,0 +1,1 @@
+"""A Cython project built by varwheel."""
