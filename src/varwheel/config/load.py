@@ -30,6 +30,7 @@ from .model import (
     STRIP_CHOICES,
     AuditConfig,
     BuildOptions,
+    EditableConfig,
     ExtModule,
     FlagSet,
     Macro,
@@ -58,7 +59,7 @@ _IDENT_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def known_settings() -> tuple[str, ...]:
     """Every ``-C`` key varwheel accepts."""
-    return setting_keys(BuildOptions) + setting_keys(AuditConfig)
+    return setting_keys(BuildOptions) + setting_keys(AuditConfig) + setting_keys(EditableConfig)
 
 
 def load_pyproject(root: Path) -> dict[str, Any]:
@@ -407,6 +408,7 @@ def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str
         sdist=SdistConfig(**sdist.values),
         ext_modules=tuple(modules),
         audit=parse_audit(table.get_table("audit"), raw),
+        editable=EditableConfig(**read_fields(EditableConfig, table.get_table("editable"), raw).values),
         variant_flags=variant_flags,
         builtin_providers=read.get("builtin_providers", True),
     )
