@@ -632,3 +632,20 @@ def test_rebuild_refuses_a_recipe_it_does_not_know() -> None:
     assert result["status"] == "incompatible"
     assert "cannot rebuild an editable install made by varwheel 9.0" in result["message"]
     assert rebuild._run(["not json", "x._c", "reason", "1"])["status"] == "incompatible"
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_rebuild_on_import_with_an_optional_module_that_failed(tmp_path: Path) -> None:
+    """An optional module that failed at the install is still one of the project's modules: the
+    other extensions rebuild on import as usual."""
+    src = _stale_project(tmp_path / "proj")
+    (src / "src" / "stale_check" / "_broken.c").write_text("this is not C\n")
+    (src / "pyproject.toml").write_text(
+        STALE_PYPROJECT + '\n[[tool.varwheel.ext-modules]]\nname = "stale_check._broken"\n'
+        'sources = ["src/stale_check/_broken.c"]\noptional = true\n'
+    )
+    site = _in_process_editable(src, tmp_path, {"editable.rebuild": "true"})
+    _set_value(src, 2)
+    got = _import(site, tmp_path)
+    assert got.stdout == "value 2\n", got.stderr
+    assert "varwheel: rebuilt stale_check._core" in got.stderr

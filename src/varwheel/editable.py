@@ -661,6 +661,7 @@ def editable_state(
                 "config_settings": settings_lists(config_settings),
                 "env": env,
                 "extensions": {e.name: e.dest for e in extensions},
+                "modules": [m.name for m in settings.tool.ext_modules],  # optional ones that failed too
             },
             sort_keys=True,
         )

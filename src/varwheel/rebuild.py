@@ -94,9 +94,10 @@ def rebuild(recipe: Mapping[str, Any], name: str, reason: str, verbosity: int) -
         prep = pipeline.prepare(root, recipe["config_settings"])
         _log.set_verbose(verbosity >= 2)  # -C verbose=true of the install does not decide here
         modules = {m.name: m for m in prep.settings.tool.ext_modules}
-        if set(modules) != set(recorded):
-            added = sorted(set(modules) - set(recorded))
-            removed = sorted(set(recorded) - set(modules))
+        declared = set(recipe.get("modules", recorded))  # with the optional modules that failed
+        if set(modules) != declared:
+            added = sorted(set(modules) - declared)
+            removed = sorted(declared - set(modules))
             change = "; ".join(
                 part
                 for part in (
