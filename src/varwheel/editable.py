@@ -45,7 +45,6 @@ reads that list and stats those files, nothing more (no hashing); if one changed
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -641,6 +640,8 @@ def editable_state(
 ) -> EditableState:
     """Publish the built extensions into their state directory and say how the finder checks
     and (with ``editable.rebuild``) rebuilds them."""
+    import json
+
     from . import __version__
 
     root = settings.root
