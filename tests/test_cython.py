@@ -552,3 +552,15 @@ def test_repo_test_extra_has_cython() -> None:
 
     assert "Cython" in BACKEND_DEPS
     assert '"Cython' in (REPO / "pyproject.toml").read_text()
+
+
+def test_editable_inputs_list_the_pyx_and_what_it_cimports(project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What an editable install checks for staleness includes the .pyx and its .pxd files
+    (from Cython's record), not only the generated C (which lives in the build dir)."""
+    root = project("cython-basic")
+    for _ in range(2):  # the second build takes everything from the records
+        products, _ = build(root, tmp_path / "b", skip=("cyproj._vec",))
+        inputs = {e.name: [path for path, _, _ in e.inputs] for e in products.extensions}
+        assert "src/cyproj/_helper.pyx" in inputs["cyproj._helper"]
+        assert "src/cyproj/_helper.pxd" in inputs["cyproj._fast"] or "src/cyproj/_helper.pxd" in inputs["cyproj._other"]
+        assert not [p for paths in inputs.values() for p in paths if p.startswith("@") or p.startswith("/")]

@@ -89,3 +89,28 @@ def read_small_file(path: Path, *, limit: int = SMALL_FILE_LIMIT) -> bytes:
 def atomic_write(target: Path, data: bytes, *, durable: bool = True) -> None:
     with atomic_output(target, durable=durable) as fh:
         fh.write(data)
+
+
+def atomic_link(source: Path, target: Path) -> None:
+    """``target`` becomes a hard link to ``source`` (a copy where the file system has none),
+    replaced atomically: a process that has the old file open or mapped keeps it. Nothing is
+    done when ``target`` already is ``source``."""
+    with contextlib.suppress(OSError):
+        if os.path.samefile(source, target):
+            return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f"{_temp_prefix(target.name)}{os.urandom(4).hex()}.tmp"
+    try:
+        os.link(source, tmp)
+    except OSError:
+        import shutil
+
+        with atomic_output(target, durable=False, mode=0o755) as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out)
+        return
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -345,7 +345,10 @@ def build_wheel(root: Path, out_dir: Path, config_settings: ConfigSettings, *, e
         tree = clock("stage", stage_tree(space, prep, manifest, editable=editable))
         warm_up_audit(prep, compiling, audit=audit_wanted)
         clock.lap("audit warm-up")
-        products = clock("compile", finish_compile(compiling, tree, manifest, prep, editable=editable))
+        products = clock(
+            "compile",
+            finish_compile(compiling, tree, manifest, prep, editable=editable, config_settings=config_settings),
+        )
         tags = unaudited_tags(products)
         audited = clock("audit", audit(tree, tags, prep, space)) if audit_wanted and products.extensions else None
         require_providers(tree, prep, audited)
@@ -434,16 +437,29 @@ def warm_up_audit(prep: Prepared, compiling: Compiling, *, audit: bool) -> None:
 
 
 def finish_compile(
-    compiling: Compiling, tree: StagedTree, manifest: SourceManifest, prep: Prepared, *, editable: bool
+    compiling: Compiling,
+    tree: StagedTree,
+    manifest: SourceManifest,
+    prep: Prepared,
+    *,
+    editable: bool,
+    config_settings: ConfigSettings = None,
 ) -> BuildProducts:
     """Wait for the compile; stage the extensions, or for an editable wheel the finder that
-    points at them and at the source tree."""
+    points at them (published into their state directory, with what they were built from)
+    and at the source tree."""
     from .compile import BuildProducts
     from .wheel.staging import stage_editable, stage_extensions
 
     products = compiling.running.result() if compiling.running is not None else BuildProducts(())
     if editable:
-        stage_editable(tree, prep.meta.name, manifest.top_level, products.extensions)
+        state = None
+        if products.extensions:
+            from .editable import editable_state
+
+            build_dir = editable_build_dir(prep.settings)
+            state = editable_state(prep.settings, config_settings, build_dir, prep.meta.name, products.extensions)
+        stage_editable(tree, prep.meta.name, manifest.top_level, products.extensions, state)
     else:
         stage_extensions(tree, products.extensions)
     return products

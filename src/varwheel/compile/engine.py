@@ -515,9 +515,31 @@ class _Builder:
     # -- scheduling ------------------------------------------------------------------------
 
     def product(self, plan: ModulePlan, path: Path) -> BuiltExtension:
+        inputs: tuple[tuple[str, int, int], ...] = ()
         if self.records:
             self.links.record(plan.link_slot, plan.link_key)
-        return BuiltExtension(plan.module.name, path, plan.dest, plan.limited_api)
+            inputs = self.project_inputs(plan)
+        return BuiltExtension(plan.module.name, path, plan.dest, plan.limited_api, inputs)
+
+    def project_inputs(self, plan: ModulePlan) -> tuple[tuple[str, int, int], ...]:
+        """The project files the module's objects were compiled from, with the size and mtime
+        their manifests recorded (for editable installs' staleness checks); a source whose
+        entry is gone (a concurrent build pruned it) is listed with its stat of now."""
+        found: dict[str, tuple[int, int]] = {}
+        for job in plan.jobs:
+            entries = [e for e in self.manifests.load(job.slot) if e.object_key == job.key]
+            if job.translation is not None:  # the .pyx and what it cimports, from Cython's record
+                entries += self.translations.load(job.translation.slot)[:1]
+            if not entries:
+                with contextlib.suppress(OSError):
+                    st = os.stat(os.path.join(self.root, job.origin))
+                    found.setdefault(job.origin, (st.st_size, st.st_mtime_ns))
+                continue
+            for entry in entries:
+                for dep in entry.deps:
+                    if not (os.path.isabs(dep.path) or dep.path.startswith("@")):
+                        found.setdefault(dep.path, (dep.size, dep.mtime_ns))
+        return tuple((path, size, mtime) for path, (size, mtime) in sorted(found.items()))
 
     def prepare_link(self, plan: ModulePlan, skipped: list[str]) -> LinkTask | None:
         """The link task of a module whose objects are all known; None if the module is skipped."""

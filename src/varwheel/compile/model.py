@@ -37,6 +37,12 @@ class BuiltExtension:
     path: Path  # the linked file inside build_dir
     dest: str  # wheel-relative POSIX path: "fastthing/_core.cpython-311-x86_64-linux-gnu.so"
     limited_api: str | None  # "cp39" when built with Py_LIMITED_API
+    # (project-relative POSIX path, size, mtime_ns) of each project file its objects were
+    # compiled from (sources, the project headers of their depfiles, depends), as the compile
+    # cache recorded them: what an editable install checks for staleness. Empty for a build in
+    # a throw-away build dir (nothing recorded). Not part of equality: a touched file changes
+    # it, not the extension.
+    inputs: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

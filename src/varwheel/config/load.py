@@ -34,6 +34,7 @@ from .model import (
     BuildOptions,
     CythonConfig,
     DirectiveValue,
+    EditableConfig,
     ExtModule,
     FlagSet,
     Macro,
@@ -62,7 +63,7 @@ _IDENT_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def known_settings() -> tuple[str, ...]:
     """Every ``-C`` key varwheel accepts."""
-    return setting_keys(BuildOptions) + setting_keys(AuditConfig)
+    return setting_keys(BuildOptions) + setting_keys(AuditConfig) + setting_keys(EditableConfig)
 
 
 def load_pyproject(root: Path) -> dict[str, Any]:
@@ -416,6 +417,7 @@ def parse_tool(table: Table, root: Path, raw: RawSettings, namespaces: tuple[str
         ext_modules=tuple(modules),
         cython=parse_cython(table.get_table("cython")),
         audit=parse_audit(table.get_table("audit"), raw),
+        editable=EditableConfig(**read_fields(EditableConfig, table.get_table("editable"), raw).values),
         variant_flags=variant_flags,
         builtin_providers=read.get("builtin_providers", True),
         build_type=read.get("build_type", "release"),

@@ -438,6 +438,32 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class EditableConfig:
+    """``[tool.varwheel.editable]``, with the ``-C editable.<key>`` settings applied over it:
+    what an editable install's import hook does when an extension is older than its sources."""
+
+    rebuild: bool = option(
+        False,
+        toml="rebuild",
+        setting="editable.rebuild",
+        kind="bool",
+        repeat="last",
+        doc="rebuild an out-of-date extension when it is imported (needs varwheel and the build requirements "
+        "importable at run time: install with `--no-build-isolation`); `false`: warn, naming the command that "
+        "rebuilds",
+    )
+    verbose: bool = option(
+        False,
+        toml="verbose",
+        setting="editable.verbose",
+        kind="bool",
+        repeat="last",
+        doc="a rebuild on import prints every compile and link line with its command, not just one line before "
+        "and after; `VARWHEEL_EDITABLE_VERBOSE` overrides it at import time",
+    )
+
+
+@dataclass(frozen=True)
 class FlagSet:
     """``[tool.varwheel.variant-flags."ns :: feature :: value"]``."""
 
@@ -755,6 +781,15 @@ class ToolConfig:
         item=AuditConfig,
         default_text="",
         doc="[`[tool.varwheel.audit]`](#toolvarwheelaudit): the in-build audit and repair of Linux wheels",
+    )
+    editable: EditableConfig = option(
+        default_factory=EditableConfig,
+        toml="editable",
+        kind="table",
+        item=EditableConfig,
+        default_text="",
+        doc="[`[tool.varwheel.editable]`](#toolvarwheeleditable): what editable installs do with an extension "
+        "older than its sources",
     )
     variant_flags: tuple[tuple[Property, FlagSet], ...] = option(
         (),
@@ -1261,6 +1296,17 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "AUDITWHEEL_LD_LIBRARY_PATH, VARWHEEL_LD_LIBRARY_PATH, LD_LIBRARY_PATH",
         "directories the audit searches for external libraries, before `ld.so.conf`",
         type="paths",
+    ),
+    EnvVar(
+        "VARWHEEL_EDITABLE_VERBOSE",
+        "read at import time by an editable install that rebuilds on import: `0` (or `false`, `no`, `off`) prints "
+        "nothing when a rebuild works, any other value every compile and link line with its command; unset: "
+        "`editable.verbose`",
+    ),
+    EnvVar(
+        "VARWHEEL_EDITABLE_REBUILDING",
+        "set by varwheel (to the project's name) in the process that rebuilds an editable install on import: the "
+        "project's import hook does not start another rebuild there, it warns",
     ),
     EnvVar("NO_COLOR", "set and not empty: the `varwheel` command never colours its output"),
     EnvVar("FORCE_COLOR", "set and not empty: colour also when the output is not a terminal (`NO_COLOR` wins)"),

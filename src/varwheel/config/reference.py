@@ -29,6 +29,7 @@ from .model import (
     Condition,
     CythonConfig,
     DefaultPriorities,
+    EditableConfig,
     ExtModule,
     FlagSet,
     Override,
@@ -98,14 +99,11 @@ def settings_table(cls: type, group: str) -> str:
     return _table(["setting", "value", "default", "meaning"], rows)
 
 
-def audit_settings_table() -> str:
+def overriding_settings_table(cls: type, anchor: str) -> str:
+    """The ``-C`` settings that override keys of the table ``cls``, each linking to its key."""
     rows = [
-        [
-            f"`{spec.setting}`",
-            spec.shown_type,
-            f"[`{spec.toml}`](auditing.md#configuration-reference-toolvarwheelaudit)",
-        ]
-        for _, spec in specs(AuditConfig)
+        [f"`{spec.setting}`", spec.shown_type, f"[`{spec.toml}`]({anchor})"]
+        for _, spec in specs(cls)
         if spec.setting is not None
     ]
     return _table(["setting", "value", "overrides"], rows)
@@ -140,7 +138,11 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "variant-flags": lambda: toml_table(FlagSet),
     "settings-core": lambda: settings_table(BuildOptions, ""),
     "settings-variants": lambda: settings_table(BuildOptions, "variants"),
-    "settings-audit": audit_settings_table,
+    "settings-audit": lambda: overriding_settings_table(
+        AuditConfig, "auditing.md#configuration-reference-toolvarwheelaudit"
+    ),
+    "editable": lambda: toml_table(EditableConfig, settings=True),
+    "settings-editable": lambda: overriding_settings_table(EditableConfig, "#toolvarwheeleditable"),
     "variant": variant_table,
     "variant-providers": lambda: toml_table(ProviderConfig),
     "environment": environment_table,

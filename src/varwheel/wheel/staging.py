@@ -24,6 +24,7 @@ from .filename import DistName, WheelName
 
 if TYPE_CHECKING:
     from ..compile import BuiltExtension
+    from ..editable import EditableState
     from ..metadata import CoreMetadata
     from .zipwriter import RawMember
 
@@ -148,9 +149,15 @@ def stage_extensions(tree: StagedTree, extensions: Iterable[BuiltExtension]) -> 
 
 
 def stage_editable(
-    tree: StagedTree, dist_name: str, top_level: Sequence[tuple[str, Path]], extensions: Iterable[BuiltExtension]
+    tree: StagedTree,
+    dist_name: str,
+    top_level: Sequence[tuple[str, Path]],
+    extensions: Iterable[BuiltExtension],
+    state: EditableState | None = None,
 ) -> None:
     """An editable wheel's members instead of the package files and extensions: the finder
-    module and the ``.pth`` that imports it (see :mod:`varwheel.editable`)."""
-    for arcname, data in editable_members(dist_name, top_level, [(e.name, e.path) for e in extensions]):
+    module and the ``.pth`` that imports it (see :mod:`varwheel.editable`). With ``state``, the
+    extensions are loaded from where it published them, after a check of their inputs."""
+    paths = list(state.extensions) if state is not None else [(e.name, e.path) for e in extensions]
+    for arcname, data in editable_members(dist_name, top_level, paths, state):
         write_file(tree.root / arcname, data)
