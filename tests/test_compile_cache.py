@@ -535,3 +535,11 @@ def test_old_view_directories_are_pruned(tmp_path: Path) -> None:
     left = sorted(p.name for p in (bdir / "views").iterdir())
     assert len(left) == 8 and Path(lay.cwd).name in left and "old11" in left and "old00" not in left
     assert os.readlink(Path(lay.cwd) / "inc" / "0") == str(tmp_path / "env" / "include")
+
+
+def test_an_unwritable_cache_is_a_warning_not_a_failure(project, tmp_path: Path, monkeypatch, capfd) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("VARWHEEL_COMPILE_CACHE", str(tmp_path / "a-file" / "cache"))
+    pipeline.build_wheel(project("c-extension"), tmp_path / "out", {})
+    err = capfd.readouterr().err
+    assert "shared compile cache" in err and "cannot be written; building without it" in err

@@ -244,9 +244,14 @@ class Manifests:
         return False
 
     def record(self, slot: str, entry: Entry) -> None:
-        """Put ``entry`` first, keeping older entries for other object keys."""
+        """Put ``entry`` first, keeping older entries for other object keys (in the shared
+        cache best effort: a full disk there costs the entry, not the build)."""
         old = [e for e in self.load(slot) if e.object_key != entry.object_key]
-        self.store(slot, [entry, *old])
+        if self.shared is None:
+            self.store(slot, [entry, *old])
+            return
+        with contextlib.suppress(OSError):
+            self.store(slot, [entry, *old])
 
     def lookup(self, slot: str, hasher: FileHasher) -> str | None:
         """The object key of an up-to-date cached object for ``slot``, or None."""
@@ -355,6 +360,15 @@ class SharedCache:
         self.max_size = max_size
         self.added = 0  # bytes this build added
         self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        """Whether the cache's directories exist (or can be made) and take files."""
+        try:
+            for d in (self.deps_dir, self.obj_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            return os.access(self.deps_dir, os.W_OK | os.X_OK) and os.access(self.obj_dir, os.W_OK | os.X_OK)
+        except OSError:
+            return False
 
     def object_path(self, key: str) -> Path:
         return self.obj_dir / key[:2] / f"{key}.o"

@@ -173,6 +173,12 @@ class _Builder:
         self.layout = Layout(req.root, req.build_dir, req.extra.include_dirs)
         self.hasher = _Hasher(req.root, self.layout)
         self.shared = SharedCache(req.cache_dir, req.cache_max_size) if req.cache_dir is not None else None
+        if self.shared is not None and not self.shared.writable():
+            _log.warn(
+                f"the shared compile cache {self.shared.root} cannot be written; building without it "
+                "(set VARWHEEL_COMPILE_CACHE to another directory, or 0)"
+            )
+            self.shared = None
         self.records = req.cache or self.shared is not None  # depfiles and records kept
         self.manifests = Manifests(req.build_dir, self.shared)
         self.links = LinkHistory(req.build_dir)
