@@ -234,7 +234,7 @@ def test_loader_and_engine_refuse_the_same_sources(tmp_path: Path, source: str) 
     assert planned.value.subject == "tool.varwheel.ext-modules[0].sources[1]"
     if source.endswith("m"):
         assert "is an Objective-C" in not_built(source)
-        assert "varwheel builds C, C++ and assembly only (C: .c; C++: .cc," in not_built(source)
+        assert "varwheel builds C, C++, assembly and CUDA only (C: .c; C++: .cc," in not_built(source)
 
 
 def test_macros_defined_and_undefined(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 #: Source suffix -> language, for every suffix varwheel can be asked about. Only the languages
-#: in BUILT_LANGUAGES are compiled: "c" and "asm" by CC (with CFLAGS), "c++" by CXX. Objective-C
+#: in BUILT_LANGUAGES are compiled: "c" and "asm" by CC (with CFLAGS), "c++" by CXX, "cuda" by
+#: nvcc with CXX as its host compiler (see compile/cuda.py). Objective-C
 #: needs a front end (gcc's cc1obj, Debian's gobjc, which the toolchain varwheel is tested with
 #: lacks) and a runtime library nothing would link, so ``.m``/``.mm`` are refused, saying so.
 #: ``.CC`` is not here: gcc does not know it and passes the file to the linker (no object).
@@ -23,14 +24,22 @@ SOURCE_LANGUAGES: dict[str, str] = {
     ".CPP": "c++",
     ".s": "asm",
     ".S": "asm",
+    ".cu": "cuda",
     ".m": "objc",
     ".mm": "objc++",
 }
-BUILT_LANGUAGES = ("c", "c++", "asm")
+BUILT_LANGUAGES = ("c", "c++", "asm", "cuda")
 #: Plain assembly: the driver runs no preprocessor on it, so it reports no dependencies
 #: (``-MMD`` writes no dependency file) and the file itself is all there is to track.
 NOT_PREPROCESSED = (".s",)
-_LANGUAGE_NAMES = {"c": "C", "c++": "C++", "asm": "assembly", "objc": "Objective-C", "objc++": "Objective-C++"}
+_LANGUAGE_NAMES = {
+    "c": "C",
+    "c++": "C++",
+    "asm": "assembly",
+    "cuda": "CUDA",
+    "objc": "Objective-C",
+    "objc++": "Objective-C++",
+}
 
 
 def _suffix(path: str) -> str:
@@ -40,7 +49,7 @@ def _suffix(path: str) -> str:
 
 
 def source_language(path: str) -> str | None:
-    """The language ``path`` is compiled as ("c", "c++" or "asm"); None when varwheel does not
+    """The language ``path`` is compiled as ("c", "c++", "asm" or "cuda"); None when varwheel does not
     build it (:func:`not_built` says why)."""
     lang = SOURCE_LANGUAGES.get(_suffix(path))
     return lang if lang in BUILT_LANGUAGES else None
@@ -52,7 +61,7 @@ def preprocessed(path: str) -> bool:
 
 
 def accepted_suffixes() -> str:
-    """``C: .c; C++: .cc, ...; assembly: .s, .S``, for error messages."""
+    """``C: .c; C++: .cc, ...; assembly: .s, .S; CUDA: .cu``, for error messages."""
     groups = []
     for lang in BUILT_LANGUAGES:
         suffixes = [s for s, lg in SOURCE_LANGUAGES.items() if lg == lang]
@@ -65,8 +74,9 @@ def not_built(path: str) -> str:
     lang = SOURCE_LANGUAGES.get(_suffix(path))
     accepted = accepted_suffixes()
     if lang is not None:
-        return f"{path!r} is an {_LANGUAGE_NAMES[lang]} source; varwheel builds C, C++ and assembly only ({accepted})"
-    return f"{path!r} is not a C, C++ or assembly source file ({accepted})"
+        name = _LANGUAGE_NAMES[lang]
+        return f"{path!r} is an {name} source; varwheel builds C, C++, assembly and CUDA only ({accepted})"
+    return f"{path!r} is not a C, C++, assembly or CUDA source file ({accepted})"
 
 
 # ---------------------------------------------------------------------------- py-limited-api

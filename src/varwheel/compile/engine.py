@@ -36,6 +36,7 @@ from .model import BuildProducts, BuiltExtension, CompileRequest
 from .toolchain import Command, Toolchain, find_launcher, tool_identity
 
 if TYPE_CHECKING:
+    from .cuda import Toolkit
     from .pkgconfig import PkgConfig
 
 _OUT = "@OUT@"
@@ -49,11 +50,11 @@ _MISSING_HEADER = (
 
 def link_command(m: ExtModule, tc: Toolchain) -> Command:
     """The command that links ``m``: ``language`` picks the driver, else any C++ source makes it
-    the C++ one (LDCXXSHARED, so the C++ runtime is linked)."""
+    the C++ one (LDCXXSHARED, so the C++ runtime is linked); so does a CUDA source."""
     if m.language is not None:
         cxx = m.language == "c++"
     else:
-        cxx = any(source_language(s) == "c++" for s in m.sources)
+        cxx = any(source_language(s) in ("c++", "cuda") for s in m.sources)
     return tc.ldcxxshared if cxx else tc.ldshared
 
 
@@ -92,7 +93,7 @@ class ObjectJob:
         self,
         module: ModulePlan,
         source: str,  # project-relative
-        lang: str,  # "c" | "c++" | "asm" (see _ext.SOURCE_LANGUAGES)
+        lang: str,  # "c" | "c++" | "asm" | "cuda" (see _ext.SOURCE_LANGUAGES)
         argv_head: tuple[str, ...],  # the command up to (and without) "-o OUT"
         argv_tail: tuple[str, ...],  # after "-o OUT" (extra args), before the depfile options
         slot: str,
@@ -177,6 +178,8 @@ class _Builder:
         self.linked: list[str] = []
         self.pkg_config: PkgConfig | None = None  # created for the first module with pkg-config entries
         self.launcher = find_launcher(req.launcher, toolchain)
+        self.cuda: Toolkit | None = None  # the toolkit of .cu sources, chosen when the first is planned
+        self.cuda_link: dict[str, tuple[str, ...]] = {}  # module name -> the CUDA runtime's link args
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -307,6 +310,9 @@ class _Builder:
         depends = sorted(m.depends)
         user_args = self.layout.user_args(m.extra_compile_args)
         for src, lang in zip(m.sources, langs):
+            if lang == "cuda":
+                plan.jobs.append(self.cuda_job(plan, src, pp, prefix_maps, depends))
+                continue
             tool = self.tc.cxx if lang == "c++" else self.tc.cc
             extra = self.req.extra.cflags + (self.req.extra.cxxflags if lang == "c++" else ())
             head = (*tool.argv, *pp, "-c", self.layout.project_file(src))
@@ -317,6 +323,28 @@ class _Builder:
         plan.remaining = len(plan.jobs)
         return plan
 
+    def cuda_job(
+        self, plan: ModulePlan, src: str, pp: list[str], prefix_maps: tuple[str, ...], depends: list[str]
+    ) -> ObjectJob:
+        """The nvcc job of a ``.cu`` source (see cuda.py); the first one chooses the toolkit."""
+        from .cuda import cuda_command, cuda_link_args, select_for_build
+
+        m = plan.module
+        if self.cuda is None:
+            self.cuda = select_for_build(self.req.extra.cuda_version, f"{m.key}.sources")
+            _log.info(f"compile: CUDA sources with nvcc {self.cuda.describe()}")
+        top = self.layout.include_dir(self.cuda.root)
+        head, tail = cuda_command(
+            top, self.tc.cxx.argv, pp, self.layout.project_file(src), prefix_maps, self.req.extra,
+            self.layout.user_args(m.extra_cuda_args),
+        )  # fmt: skip
+        if m.name not in self.cuda_link:
+            self.cuda_link[m.name] = cuda_link_args(self.cuda, m, self.layout)
+        norm = self.normalise((*head, "-o", _OUT, *tail, "-MMD", "-MF", _DEP))
+        ident = self.cuda.identity + "|" + self.identity(self.tc.cxx)
+        slot = digest("slot", ident, *norm, "\0depends", *depends)
+        return ObjectJob(plan, src, "cuda", head, tail, slot)
+
     # -- compile ---------------------------------------------------------------------------
 
     def compile_argv(self, job: ObjectJob, out: str, dep: str | None) -> tuple[str, ...]:
@@ -325,7 +353,8 @@ class _Builder:
         argv = (*job.argv_head, "-o", out, *job.argv_tail)
         if dep is not None:
             argv += ("-MMD", "-MF", dep)
-        return (*self.launcher, *self.layout.realise(argv))
+        launcher = () if job.lang == "cuda" else self.launcher  # nvcc: the shared cache only
+        return (*launcher, *self.layout.realise(argv))
 
     def compile(self, job: ObjectJob, label: str) -> str:
         self.obj_dir.mkdir(parents=True, exist_ok=True)
@@ -430,6 +459,7 @@ class _Builder:
             *[f"-L{lay.library_dir(d)}" for d in m.library_dirs],
             *[f"-Wl,-rpath,{d}" for d in m.runtime_library_dirs],
             *[f"-l{lib}" for lib in m.libraries],
+            *self.cuda_link.get(m.name, ()),
             "-o",
             _OUT,
             *lay.user_args(m.extra_link_args),
@@ -721,7 +751,8 @@ class CompileTask:
         return self.job.module
 
     def start(self, b: _Builder, counter: _Counter) -> Callable[[], str]:
-        label = f"{counter.next()} {'c++' if self.job.lang == 'c++' else 'cc'} {self.job.source}"
+        tool = {"c++": "c++", "cuda": "nvcc"}.get(self.job.lang, "cc")
+        label = f"{counter.next()} {tool} {self.job.source}"
         return lambda: b.compile(self.job, label)
 
 

@@ -204,6 +204,14 @@ class ExtModule:
         setuptools="`extra_link_args`",
         doc="appended to the link command",
     )
+    extra_cuda_args: tuple[str, ...] = option(
+        (),
+        toml="extra-cuda-args",
+        kind="str-list",
+        setuptools="— (`extra_compile_args={'nvcc': [...]}` of torch's `CUDAExtension`)",
+        doc="appended to every nvcc command of the module's `.cu` sources (nvcc options; "
+        "`extra-compile-args` go to the C and C++ compiles only); see cuda.md",
+    )
     extra_objects: tuple[str, ...] = option(
         (),
         toml="extra-objects",
@@ -401,6 +409,12 @@ class FlagSet:
     cflags: tuple[str, ...] = option((), toml="cflags", kind="str-list", doc="added to every C compile command")
     cxxflags: tuple[str, ...] = option((), toml="cxxflags", kind="str-list", doc="added to every C++ compile command")
     ldflags: tuple[str, ...] = option((), toml="ldflags", kind="str-list", doc="added to every link command")
+    cuda_flags: tuple[str, ...] = option(
+        (),
+        toml="cuda-flags",
+        kind="str-list",
+        doc="added to every nvcc command (`.cu` sources); `nvidia :: sm_arch` values have built-in ones (cuda.md)",
+    )
     define_macros: tuple[Macro, ...] = option(
         (), toml="define-macros", kind="macros", type="list or table", doc=_MACRO_DOC, schema=_MACRO_SCHEMA
     )
@@ -1031,6 +1045,10 @@ class CompileFlags:
     cflags: tuple[str, ...] = ()
     cxxflags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
+    cuda_flags: tuple[str, ...] = ()  # nvcc options for .cu sources (-gencode ...)
+    # the variant's ``nvidia :: cuda_version_lower_bound`` ("12", "12.8"): .cu sources are then
+    # compiled by a CUDA toolkit of that major version, not older than it
+    cuda_version: str | None = None
     define_macros: tuple[Macro, ...] = ()
     # absolute directories of generated headers (e.g. varwheel_variant.h), searched first;
     # the compile cache treats their paths as placeholders and always hashes their files
