@@ -27,7 +27,7 @@ static PyObject *build_info(PyObject *self, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"scale", scale, METH_O, "multiply by SCALE_FACTOR, on the GPU when there is one"},
-    {"build_info", build_info, METH_NOARGS, "the CUDA runtime version compiled in"},
+    {"build_info", build_info, METH_NOARGS, "the variant, CUDA runtime version and architectures compiled in"},
     {NULL, NULL, 0, NULL},
 };
 static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_core", NULL, -1, methods};
