@@ -1151,6 +1151,12 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "with `version.vcs`: use this version instead of asking git (read by vcs-versioning, as setuptools-scm "
         "reads it)",
     ),
+    EnvVar(
+        "NVCC",
+        "the nvcc that compiles `.cu` sources (a path or a program name); tried before every other (cuda.md)",
+        type="path",
+    ),
+    EnvVar("CUDA_HOME, CUDA_PATH", "a CUDA toolkit whose `bin/nvcc` compiles `.cu` sources (cuda.md)", type="path"),
     EnvVar("XDG_CACHE_HOME", "see `VARWHEEL_CACHE_DIR`", type="path"),
     EnvVar("LOCALAPPDATA", "on Windows, the base of the default cache directory", type="path"),
     EnvVar(
