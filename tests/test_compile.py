@@ -181,6 +181,7 @@ def test_mixed_c_and_cxx_sources_link_with_cxx(tmp_path: Path, capsys: pytest.Ca
 HELPERS = {
     "c": "int helper(void) { return 7; }\n",
     "c++": 'extern "C" int helper(void) { return 7; }\n',
+    "cuda": 'extern "C" int helper(void) { return 7; }\n',
     "asm": ".text\n.globl helper\n.type helper, @function\nhelper:\n  movl $7, %eax\n  ret\n"
     '.section .note.GNU-stack,"",@progbits\n',
 }
@@ -193,6 +194,10 @@ def test_every_accepted_suffix_is_compiled(tmp_path: Path, suffix: str) -> None:
     lang = source_language("x" + suffix)
     if lang == "asm" and platform.machine() != "x86_64":
         pytest.skip("the assembly helper is x86-64 code")
+    if lang == "cuda":
+        from _cuda import need_nvcc
+
+        need_nvcc()
     root = tmp_path / "proj"
     helper = f"src/helper{suffix}"
     write(root, {"src/main.c": pymod("_s", "PyLong_FromLong(helper())", "int helper(void);\n"), helper: ""})
@@ -234,7 +239,7 @@ def test_loader_and_engine_refuse_the_same_sources(tmp_path: Path, source: str) 
     assert planned.value.subject == "tool.varwheel.ext-modules[0].sources[1]"
     if source.endswith("m"):
         assert "is an Objective-C" in not_built(source)
-        assert "varwheel builds C, C++, Cython and assembly only (C: .c; C++: .cc," in not_built(source)
+        assert "varwheel builds C, C++, Cython, assembly and CUDA only (C: .c; C++: .cc," in not_built(source)
 
 
 def test_macros_defined_and_undefined(tmp_path: Path) -> None:

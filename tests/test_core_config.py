@@ -97,7 +97,7 @@ def test_unknown_ext_key_did_you_mean(tmp_path: Path) -> None:
         ),
         ('name = "a._b"\nsources = ["a.c"]\ndefine-macros = { "1X" = "2" }', {"a.c": ""}, "invalid macro name"),
         ('name = "a._b"\nsources = ["a.c"]\ndefine-macros = "X"', {"a.c": ""}, "define-macros: must be an array or"),
-        ('name = "a._b"\nsources = ["a.txt"]', {"a.txt": ""}, "is not a C, C++, Cython or assembly source file"),
+        ('name = "a._b"\nsources = ["a.txt"]', {"a.txt": ""}, "is not a C, C++, Cython, assembly or CUDA source file"),
     ],
 )
 def test_ext_module_errors(tmp_path: Path, entry: str, files: dict[str, str], expected: str) -> None:

@@ -10,7 +10,8 @@ import re
 #: Source suffix -> language, for every suffix varwheel can be asked about. Only the languages
 #: in BUILT_LANGUAGES are compiled: "c" and "asm" by CC (with CFLAGS), "c++" by CXX, "cython" by
 #: the build environment's Cython into C or C++ in the build directory (``compile/cython.py``),
-#: which is then compiled like a C or C++ source. Objective-C
+#: which is then compiled like a C or C++ source, "cuda" by nvcc with CXX as its host compiler
+#: (see compile/cuda.py). Objective-C
 #: needs a front end (gcc's cc1obj, Debian's gobjc, which the toolchain varwheel is tested with
 #: lacks) and a runtime library nothing would link, so ``.m``/``.mm`` are refused, saying so.
 #: ``.py`` is refused too: Python modules ship as package files, and Cython's pure-Python mode
@@ -28,11 +29,12 @@ SOURCE_LANGUAGES: dict[str, str] = {
     ".s": "asm",
     ".S": "asm",
     ".pyx": "cython",
+    ".cu": "cuda",
     ".m": "objc",
     ".mm": "objc++",
     ".py": "python",
 }
-BUILT_LANGUAGES = ("c", "c++", "cython", "asm")
+BUILT_LANGUAGES = ("c", "c++", "cython", "asm", "cuda")
 #: Plain assembly: the driver runs no preprocessor on it, so it reports no dependencies
 #: (``-MMD`` writes no dependency file) and the file itself is all there is to track.
 NOT_PREPROCESSED = (".s",)
@@ -41,6 +43,7 @@ _LANGUAGE_NAMES = {
     "c++": "C++",
     "cython": "Cython",
     "asm": "assembly",
+    "cuda": "CUDA",
     "objc": "Objective-C",
     "objc++": "Objective-C++",
     "python": "Python",
@@ -54,8 +57,8 @@ def _suffix(path: str) -> str:
 
 
 def source_language(path: str) -> str | None:
-    """The language ``path`` is compiled as ("c", "c++", "cython" or "asm"); None when varwheel
-    does not build it (:func:`not_built` says why)."""
+    """The language ``path`` is compiled as ("c", "c++", "cython", "asm" or "cuda"); None when
+    varwheel does not build it (:func:`not_built` says why)."""
     lang = SOURCE_LANGUAGES.get(_suffix(path))
     return lang if lang in BUILT_LANGUAGES else None
 
@@ -66,7 +69,7 @@ def preprocessed(path: str) -> bool:
 
 
 def accepted_suffixes() -> str:
-    """``C: .c; C++: .cc, ...; Cython: .pyx; assembly: .s, .S``, for error messages."""
+    """``C: .c; C++: .cc, ...; Cython: .pyx; assembly: .s, .S; CUDA: .cu``, for error messages."""
     groups = []
     for lang in BUILT_LANGUAGES:
         suffixes = [s for s, lg in SOURCE_LANGUAGES.items() if lg == lang]
@@ -84,9 +87,9 @@ def not_built(path: str) -> str:
             f"Cython and assembly only ({accepted})"
         )
     if lang is not None:
-        only = "varwheel builds C, C++, Cython and assembly only"
+        only = "varwheel builds C, C++, Cython, assembly and CUDA only"
         return f"{path!r} is an {_LANGUAGE_NAMES[lang]} source; {only} ({accepted})"
-    return f"{path!r} is not a C, C++, Cython or assembly source file ({accepted})"
+    return f"{path!r} is not a C, C++, Cython, assembly or CUDA source file ({accepted})"
 
 
 # ---------------------------------------------------------------------------- py-limited-api

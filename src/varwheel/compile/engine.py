@@ -38,6 +38,7 @@ from .model import BuildProducts, BuiltExtension, CompileRequest
 from .toolchain import Command, Toolchain, find_launcher, tool_identity
 
 if TYPE_CHECKING:
+    from .cuda import Toolkit
     from .pkgconfig import PkgConfig
 
 _OUT = "@OUT@"
@@ -51,11 +52,11 @@ _MISSING_HEADER = (
 
 def link_command(m: ExtModule, tc: Toolchain) -> Command:
     """The command that links ``m``: ``language`` picks the driver, else any C++ source makes it
-    the C++ one (LDCXXSHARED, so the C++ runtime is linked)."""
+    the C++ one (LDCXXSHARED, so the C++ runtime is linked); so does a CUDA source."""
     if m.language is not None:
         cxx = m.language == "c++"
     else:
-        cxx = any(source_language(s) == "c++" for s in m.sources)
+        cxx = any(source_language(s) in ("c++", "cuda") for s in m.sources)
     return tc.ldcxxshared if cxx else tc.ldshared
 
 
@@ -94,7 +95,7 @@ class ObjectJob:
         self,
         module: ModulePlan,
         source: str,  # project-relative; for a .pyx, the generated file in the build dir
-        lang: str,  # "c" | "c++" | "asm" (see _ext.SOURCE_LANGUAGES)
+        lang: str,  # "c" | "c++" | "asm" | "cuda" (see _ext.SOURCE_LANGUAGES)
         argv_head: tuple[str, ...],  # the command up to (and without) "-o OUT"
         argv_tail: tuple[str, ...],  # after "-o OUT" (extra args), before the depfile options
         slot: str,
@@ -191,6 +192,8 @@ class _Builder:
         self.translations = TranslationManifests(req.build_dir)
         self.pkg_config: PkgConfig | None = None  # created for the first module with pkg-config entries
         self.launcher = find_launcher(req.launcher, toolchain)
+        self.cuda: Toolkit | None = None  # the toolkit of .cu sources, chosen when the first is planned
+        self.cuda_link: dict[str, tuple[str, ...]] = {}  # module name -> the CUDA runtime's link args
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -327,6 +330,9 @@ class _Builder:
         depends = sorted(m.depends)
         user_args = self.layout.user_args(m.extra_compile_args)
         for n, (src, lang) in enumerate(zip(m.sources, langs)):
+            if lang == "cuda":
+                plan.jobs.append(self.cuda_job(plan, src, pp, prefix_maps, depends))
+                continue
             tool = self.tc.cxx if lang == "c++" else self.tc.cc
             extra = self.req.extra.cflags + (self.req.extra.cxxflags if lang == "c++" else ())
             pyx: Translation | None = None
@@ -343,6 +349,28 @@ class _Builder:
         plan.remaining = len(plan.jobs)
         return plan
 
+    def cuda_job(
+        self, plan: ModulePlan, src: str, pp: list[str], prefix_maps: tuple[str, ...], depends: list[str]
+    ) -> ObjectJob:
+        """The nvcc job of a ``.cu`` source (see cuda.py); the first one chooses the toolkit."""
+        from .cuda import cuda_command, cuda_link_args, select_for_build
+
+        m = plan.module
+        if self.cuda is None:
+            self.cuda = select_for_build(self.req.extra.cuda_version, f"{m.key}.sources")
+            _log.info(f"compile: CUDA sources with nvcc {self.cuda.describe()}")
+        top = self.layout.include_dir(self.cuda.root)
+        head, tail = cuda_command(
+            top, self.tc.cxx.argv, pp, self.layout.project_file(src), prefix_maps, self.req.extra,
+            self.layout.user_args(m.extra_cuda_args),
+        )  # fmt: skip
+        if m.name not in self.cuda_link:
+            self.cuda_link[m.name] = cuda_link_args(self.cuda, m, self.layout)
+        norm = self.normalise((*head, "-o", _OUT, *tail, "-MMD", "-MF", _DEP))
+        ident = self.cuda.identity + "|" + self.identity(self.tc.cxx)
+        slot = digest("slot", ident, *norm, "\0depends", *depends)
+        return ObjectJob(plan, src, "cuda", head, tail, slot)
+
     # -- compile ---------------------------------------------------------------------------
 
     def cached_object(self, job: ObjectJob) -> str | None:
@@ -355,7 +383,8 @@ class _Builder:
         argv = (*job.argv_head, "-o", out, *job.argv_tail)
         if dep is not None:
             argv += ("-MMD", "-MF", dep)
-        return (*self.launcher, *self.layout.realise(argv))
+        launcher = () if job.lang == "cuda" else self.launcher  # nvcc: the shared cache only
+        return (*launcher, *self.layout.realise(argv))
 
     def compile(self, job: ObjectJob, label: str) -> str:
         self.obj_dir.mkdir(parents=True, exist_ok=True)
@@ -461,6 +490,7 @@ class _Builder:
             *[f"-L{lay.library_dir(d)}" for d in m.library_dirs],
             *[f"-Wl,-rpath,{d}" for d in m.runtime_library_dirs],
             *[f"-l{lib}" for lib in m.libraries],
+            *self.cuda_link.get(m.name, ()),
             "-o",
             _OUT,
             *lay.user_args(m.extra_link_args),
@@ -787,7 +817,8 @@ class CompileTask:
 
     def start(self, b: _Builder, counter: _Counter) -> Callable[[], str]:
         shown = self.job.source if self.job.translation is None else f"{self.job.origin} (generated by Cython)"
-        label = f"{counter.next()} {'c++' if self.job.lang == 'c++' else 'cc'} {shown}"
+        tool = {"c++": "c++", "cuda": "nvcc"}.get(self.job.lang, "cc")
+        label = f"{counter.next()} {tool} {shown}"
         return lambda: b.compile(self.job, label)
 
 

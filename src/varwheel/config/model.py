@@ -226,6 +226,14 @@ class ExtModule:
         setuptools="`extra_link_args`",
         doc="appended to the link command",
     )
+    extra_cuda_args: tuple[str, ...] = option(
+        (),
+        toml="extra-cuda-args",
+        kind="str-list",
+        setuptools="— (`extra_compile_args={'nvcc': [...]}` of torch's `CUDAExtension`)",
+        doc="appended to every nvcc command of the module's `.cu` sources (nvcc options; "
+        "`extra-compile-args` go to the C and C++ compiles only); see cuda.md",
+    )
     extra_objects: tuple[str, ...] = option(
         (),
         toml="extra-objects",
@@ -470,6 +478,12 @@ class FlagSet:
     cflags: tuple[str, ...] = option((), toml="cflags", kind="str-list", doc="added to every C compile command")
     cxxflags: tuple[str, ...] = option((), toml="cxxflags", kind="str-list", doc="added to every C++ compile command")
     ldflags: tuple[str, ...] = option((), toml="ldflags", kind="str-list", doc="added to every link command")
+    cuda_flags: tuple[str, ...] = option(
+        (),
+        toml="cuda-flags",
+        kind="str-list",
+        doc="added to every nvcc command (`.cu` sources); `nvidia :: sm_arch` values have built-in ones (cuda.md)",
+    )
     define_macros: tuple[Macro, ...] = option(
         (), toml="define-macros", kind="macros", type="list or table", doc=_MACRO_DOC, schema=_MACRO_SCHEMA
     )
@@ -1156,6 +1170,10 @@ class CompileFlags:
     cflags: tuple[str, ...] = ()
     cxxflags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
+    cuda_flags: tuple[str, ...] = ()  # nvcc options for .cu sources (-gencode ...)
+    # the variant's ``nvidia :: cuda_version_lower_bound`` ("12", "12.8"): .cu sources are then
+    # compiled by a CUDA toolkit of that major version, not older than it
+    cuda_version: str | None = None
     define_macros: tuple[Macro, ...] = ()
     # absolute directories of generated headers (e.g. varwheel_variant.h), searched first;
     # the compile cache treats their paths as placeholders and always hashes their files
@@ -1258,6 +1276,12 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "with `version.vcs`: use this version instead of asking git (read by vcs-versioning, as setuptools-scm "
         "reads it)",
     ),
+    EnvVar(
+        "NVCC",
+        "the nvcc that compiles `.cu` sources (a path or a program name); tried before every other (cuda.md)",
+        type="path",
+    ),
+    EnvVar("CUDA_HOME, CUDA_PATH", "a CUDA toolkit whose `bin/nvcc` compiles `.cu` sources (cuda.md)", type="path"),
     EnvVar("XDG_CACHE_HOME", "see `VARWHEEL_CACHE_DIR`", type="path"),
     EnvVar("LOCALAPPDATA", "on Windows, the base of the default cache directory", type="path"),
     EnvVar(

@@ -1,9 +1,12 @@
 """Per-property compile settings and the generated header that exposes a variant to C code.
 
 ``[tool.varwheel.variant-flags."ns :: feature :: value"]`` holds ``cflags``, ``cxxflags``,
-``ldflags`` and ``define-macros``; they apply to every extension of a wheel whose variant has
-that property. ``x86_64 :: level :: v1..v4`` have built-in defaults (``-march=x86-64[-vN]``,
-GCC/Clang spelling) that a table for the same property replaces.
+``ldflags``, ``cuda-flags`` and ``define-macros``; they apply to every extension of a wheel
+whose variant has that property. ``x86_64 :: level :: v1..v4`` have built-in defaults
+(``-march=x86-64[-vN]``, GCC/Clang spelling), and so do ``nvidia :: sm_arch :: <NN>_real`` /
+``<NN>_virtual`` (nvcc's ``-gencode=arch=compute_NN,code=sm_NN`` / ``code=compute_NN``); a table
+for the same property replaces them. ``nvidia :: cuda_version_lower_bound`` picks the CUDA
+toolkit (``CompileFlags.cuda_version``, see compile/cuda.py).
 
 The label and properties reach C/C++ through ``varwheel_variant.h`` (see ``variant_header``),
 not through command-line macros: only the sources that include it differ between variants,
@@ -25,8 +28,24 @@ def _march(level: str) -> FlagSet:
     return FlagSet(cflags=(flag,), cxxflags=(flag,))
 
 
-# Documented in docs/variants.md ("Built-in compile settings").
+def sm_arch_flag(value: str) -> str | None:
+    """nvcc's ``-gencode`` for an ``nvidia :: sm_arch`` value: ``80_real`` -> SASS for sm_80,
+    ``90_virtual`` -> PTX for compute_90 (JIT-compiled by the driver on newer GPUs)."""
+    number, _, kind = value.partition("_")
+    if not number.isdigit() or kind not in ("real", "virtual"):
+        return None
+    code = f"sm_{number}" if kind == "real" else f"compute_{number}"
+    return f"-gencode=arch=compute_{number},code={code}"
+
+
+def _sm_arch_values() -> tuple[str, ...]:
+    return tuple(f"{mj}{mn}_{kind}" for kind in ("real", "virtual") for mj in range(12, 4, -1) for mn in range(10))
+
+
+# Documented in docs/variants.md ("Built-in compile settings") and docs/cuda.md.
 BUILTIN_FLAGS: dict[Property, FlagSet] = {("x86_64", "level", level): _march(level) for level in LEVELS}
+BUILTIN_FLAGS.update({("nvidia", "sm_arch", v): FlagSet(cuda_flags=(str(sm_arch_flag(v)),)) for v in _sm_arch_values()})
+CUDA_LOWER = ("nvidia", "cuda_version_lower_bound")
 
 
 def _c_string(text: str) -> str:
@@ -49,7 +68,32 @@ def variant_macros(label: str, props: Sequence[Property]) -> tuple[Macro, ...]:
     top = newest(v for ns, f, v in props if ns == "x86_64" and f == "level")
     if top is not None:
         macros.append(("VARWHEEL_X86_64_LEVEL", str(level_number(top))))
+    macros += _cuda_macros(props)
     return tuple(macros)
+
+
+def cuda_version_number(text: str) -> int | None:
+    """``"12.8"`` -> 12080, ``"13"`` -> 13000 (``CUDART_VERSION``'s scale); None if not a version."""
+    major, _, minor = text.partition(".")
+    if not major.isdigit() or not (minor.isdigit() or minor == ""):
+        return None
+    return int(major) * 1000 + int(minor or 0) * 10
+
+
+def _cuda_macros(props: Sequence[Property]) -> list[Macro]:
+    out: list[Macro] = []
+    for feature, name in (("cuda_version_lower_bound", "LOWER"), ("cuda_version_upper_bound", "UPPER")):
+        values = [v for ns, f, v in props if ns == "nvidia" and f == feature]
+        number = cuda_version_number(values[0]) if len(values) == 1 else None
+        if number is not None:
+            out.append((f"VARWHEEL_CUDA_VERSION_{name}_BOUND", str(number)))
+    archs = [v for ns, f, v in props if ns == "nvidia" and f == "sm_arch"]
+    if archs:
+        out.append(("VARWHEEL_CUDA_SM_ARCHS", _c_string(" ".join(archs))))
+        numbers = [int(v.partition("_")[0]) for v in archs if v.partition("_")[0].isdigit()]
+        if numbers:
+            out.append(("VARWHEEL_CUDA_SM_ARCH_MIN", str(min(numbers))))
+    return out
 
 
 HEADER_NAME = "varwheel_variant.h"
@@ -79,6 +123,7 @@ def compile_flags(
     cflags: list[str] = []
     cxxflags: list[str] = []
     ldflags: list[str] = []
+    cuda_flags: list[str] = []
     macros: list[Macro] = []
     for prop in props:
         fs = user_flags.get(prop, BUILTIN_FLAGS.get(prop))
@@ -87,11 +132,15 @@ def compile_flags(
         cflags += fs.cflags
         cxxflags += fs.cxxflags
         ldflags += fs.ldflags
+        cuda_flags += fs.cuda_flags
         macros += fs.define_macros
+    lower = [v for ns, f, v in props if (ns, f) == CUDA_LOWER]
     return CompileFlags(
         cflags=tuple(cflags),
         cxxflags=tuple(cxxflags),
         ldflags=tuple(ldflags),
+        cuda_flags=tuple(cuda_flags),
+        cuda_version=lower[0] if len(lower) == 1 else None,
         define_macros=tuple(macros),
         include_dirs=(include_dir,) if include_dir is not None else (),
     )
