@@ -98,3 +98,25 @@ def variant_parts(pyproject: Mapping[str, Any], config_settings: Mapping[str, An
 
     settings = settings_from(Path("/nonexistent-project"), pyproject, config_settings or {})
     return settings.variant, settings.request
+
+
+NVIDIA_RUNTIME = "nvidia-cuda-runtime>=13,<14"
+
+
+def nvidia_runtime_wheel() -> Path:
+    """NVIDIA's CUDA 13 runtime wheel (2.5 MB), downloaded once into the test cache; skips offline."""
+    import os
+    import sys
+
+    import pytest
+
+    if sys.platform != "linux" or os.uname().machine not in ("x86_64", "aarch64"):
+        pytest.skip("nvidia-cuda-runtime has wheels for Linux x86_64 and aarch64 only")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "varwheel-test" / "nvidia"
+    pattern = f"nvidia_cuda_runtime-13.*-py3-none-*{os.uname().machine}*.whl"
+    if not list(cache.glob(pattern)):
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:", "-d", str(cache)]
+        res = subprocess.run([*cmd, NVIDIA_RUNTIME], capture_output=True, text=True, timeout=300)
+        if res.returncode != 0 or not list(cache.glob(pattern)):
+            pytest.skip(f"cannot download {NVIDIA_RUNTIME} (offline?): {res.stderr.strip()[-200:]}")
+    return sorted(cache.glob(pattern))[-1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -269,3 +270,36 @@ def test_toolkit_from_the_pypi_wheels(tmp_path: Path) -> None:
     assert "/usr/local/cuda" not in proc.stderr + proc.stdout
     (whl,) = (tmp_path / "dist").glob("*-cu13_sm90.whl")
     assert wheel_fatbin(whl) == [("ptx", 90), ("sass", 90)]
+
+
+@pytest.mark.slow
+def test_shared_cudart_from_nvidias_wheel(tmp_path: Path, make_venv, offline_env) -> None:  # type: ignore[no-untyped-def]
+    """docs/cuda.md's shared-runtime form: a .cu module linked with :libcudart.so.13 from the
+    nvidia-cuda-runtime wheel of the build environment keeps it there (run path, Requires-Dist)
+    and loads it from that wheel once both are installed."""
+    need_nvcc(13)
+    from _support import nvidia_runtime_wheel
+
+    nvidia = nvidia_runtime_wheel()
+    root = copy_example(tmp_path)
+    text = (root / "pyproject.toml").read_text()
+    text = text.replace('requires = ["varwheel"]', 'requires = ["varwheel", "nvidia-cuda-runtime>=13,<14"]')
+    text = text.replace(
+        'include-dirs = ["src"]\n',
+        'include-dirs = ["src"]\nlibrary-dirs-from = ["nvidia.cu13/lib"]\nlibraries = [":libcudart.so.13"]\n',
+        1,
+    )
+    (root / "pyproject.toml").write_text(text)
+    builder = make_venv()
+    builder.pip("install", "-q", "varwheel", str(nvidia), env=offline_env)
+    dist = tmp_path / "dist"
+    builder.pip("wheel", "-q", "--no-build-isolation", "--no-deps", "-w", str(dist), str(root), env=offline_env)
+    (whl,) = dist.glob("cudascale-*.whl")
+    with zipfile.ZipFile(whl) as zf:
+        meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    assert f"Requires-Dist: nvidia-cuda-runtime>={nvidia.name.split('-')[1]},<14" in meta.splitlines()
+    user = make_venv()
+    user.pip("install", "-q", "--find-links", str(nvidia.parent), str(whl), env=offline_env)
+    env = {k: v for k, v in offline_env.items() if k not in ("LD_LIBRARY_PATH", "PYTHONPATH")}
+    info = user.run("import cudascale._core as c; print(c.build_info())", env=env, cwd=Path("/"))
+    assert "cudart 13" in info, info
