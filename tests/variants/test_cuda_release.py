@@ -8,21 +8,15 @@ reported; the installed module runs, on the CPU here.
 
 from __future__ import annotations
 
-import json
 import subprocess
-import venv
 from pathlib import Path
 
 import pytest
 from _cuda import copy_example, need_nvcc
-from _support import variant_parts
-from test_uv_agrees import FORCE_CUDA, FORCE_SM, clean_env, uv_exe
+from test_uv_agrees import clean_env, force_machine, predicted, uv_exe, uv_install
 
 from varwheel.__main__ import main
 from varwheel.config.load import load_pyproject
-from varwheel.variants.cli import supported_on_this_machine
-from varwheel.variants.ordering import order_variants
-from varwheel.variants.providers import forget
 
 pytestmark = pytest.mark.slow
 __all__ = ["uv_exe"]
@@ -50,33 +44,11 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root, dist
 
 
-def predicted(root: Path) -> list[str]:
-    """The order ``varwheel providers`` prints (the variant tables only: ext-modules left out)."""
-    forget()
-    pyproject = load_pyproject(root)
-    pyproject.get("tool", {}).pop("varwheel", None)
-    config, _ = variant_parts(pyproject, {})
-    assert config is not None
-    supported, _lines = supported_on_this_machine(config, isolation=True, timeout=60, enable=[])
-    return [*order_variants(config.namespaces, supported, {**dict(config.variants), "null": ()}), ""]
-
-
 def uv_installs(uv: Path, dist: Path, tmp: Path, environ: dict[str, str]) -> tuple[str, str]:
     """(the label uv installs, what ``cudascale.scale`` says in that venv)."""
-    target = tmp / "venv"
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(target)
-    proc = subprocess.run(
-        [str(uv), "pip", "install", "--python", str(target / "bin" / "python"), "--preview-features",
-         "wheel-variants", "--no-index", "--find-links", str(dist), "--cache-dir", str(tmp / "uv-cache"), "cudascale"],
-        env=clean_env(**environ), capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (info,) = target.glob("lib/python*/site-packages/cudascale-0.1.0.dist-info")
-    variant = info / "variant.json"
-    label = next(iter(json.loads(variant.read_text())["variants"])) if variant.exists() else ""
+    label, python = uv_install(uv, dist, tmp, environ, "cudascale", "0.1.0")
     ran = subprocess.run(
-        [str(target / "bin" / "python"), "-c",
-         "import cudascale; print(cudascale.scale([1.0, 2.0]), cudascale.build_info())"],
+        [str(python), "-c", "import cudascale; print(cudascale.scale([1.0, 2.0]), cudascale.build_info())"],
         env=clean_env(), capture_output=True, text=True, timeout=60, check=True, cwd=tmp,
     ).stdout  # fmt: skip
     return label, ran.strip()
@@ -88,13 +60,10 @@ def test_uv_installs_the_predicted_cuda_variant(
     cuda: str | None, sm: str | None, expected: str,
 ) -> None:  # fmt: skip
     root, dist = release
-    environ = {}
-    for var, value in ((FORCE_CUDA, cuda), (FORCE_SM, sm)):
-        monkeypatch.delenv(var, raising=False)
-        if value is not None:
-            monkeypatch.setenv(var, value)
-            environ[var] = value
-    order = predicted(root)
+    environ = force_machine(monkeypatch, cuda, sm)
+    pyproject = load_pyproject(root)
+    pyproject.get("tool", {}).pop("varwheel", None)  # the variant tables only: ext-modules left out
+    order = predicted(root, pyproject)
     assert order[0] == expected, order
     label, ran = uv_installs(uv_exe, dist, tmp_path, environ)
     assert label == expected

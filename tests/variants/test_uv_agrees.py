@@ -16,7 +16,9 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _support import variant_parts as parse_variant_config
@@ -117,25 +119,45 @@ def uv_exe() -> Path:
     return exe
 
 
-def uv_installs(uv: Path, dist: Path, tmp: Path, environ: dict[str, str]) -> str:
-    """The label uv installs from ``dist`` into a fresh venv ('' for the non-variant wheel)."""
+def uv_install(
+    uv: Path, dist: Path, tmp: Path, environ: dict[str, str], name: str = "agree", version: str = "1.0"
+) -> tuple[str, Path]:
+    """uv installs ``name`` from ``dist`` into a fresh venv: (the label it chose, '' for the
+    non-variant wheel; that venv's python)."""
     target = tmp / f"venv{len(list(tmp.glob('venv*')))}"
     venv.EnvBuilder(with_pip=False, symlinks=True).create(target)
     proc = subprocess.run(
         [str(uv), "pip", "install", "--python", str(target / "bin" / "python"), "--preview-features",
-         "wheel-variants", "--no-index", "--find-links", str(dist), "--cache-dir", str(tmp / "uv-cache"), "agree"],
+         "wheel-variants", "--no-index", "--find-links", str(dist), "--cache-dir", str(tmp / "uv-cache"), name],
         env=clean_env(**environ), capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (info,) = target.glob("lib/python*/site-packages/agree-1.0.dist-info")
+    (info,) = target.glob(f"lib/python*/site-packages/{name}-{version}.dist-info")
     text = (info / "variant.json").read_text() if (info / "variant.json").exists() else ""
-    return next(iter(json.loads(text)["variants"])) if text else ""
+    return (next(iter(json.loads(text)["variants"])) if text else ""), target / "bin" / "python"
 
 
-def predicted(root: Path) -> list[str]:
-    """The order ``varwheel providers`` prints, from the built-in providers."""
+def uv_installs(uv: Path, dist: Path, tmp: Path, environ: dict[str, str]) -> str:
+    """The label uv installs from ``dist`` into a fresh venv ('' for the non-variant wheel)."""
+    return uv_install(uv, dist, tmp, environ)[0]
+
+
+def force_machine(monkeypatch: pytest.MonkeyPatch, cuda: str | None, sm: str | None) -> dict[str, str]:
+    """Set (or clear) the NVIDIA provider's overrides for us; return them for uv's environment."""
+    environ = {}
+    for var, value in ((FORCE_CUDA, cuda), (FORCE_SM, sm)):
+        monkeypatch.delenv(var, raising=False)
+        if value is not None:
+            monkeypatch.setenv(var, value)
+            environ[var] = value
+    return environ
+
+
+def predicted(root: Path, pyproject: Mapping[str, Any] | None = None) -> list[str]:
+    """The order ``varwheel providers`` prints, from the built-in providers (for ``root``'s
+    pyproject.toml, or ``pyproject`` when given)."""
     forget()
-    config, _ = parse_variant_config(load_pyproject(root), {})
+    config, _ = parse_variant_config(load_pyproject(root) if pyproject is None else pyproject, {})
     assert config is not None
     supported, _lines = supported_on_this_machine(config, isolation=True, timeout=60, enable=[])
     variants = {**dict(config.variants), "null": ()}
@@ -161,12 +183,7 @@ def test_uv_installs_our_first_choice(
     cuda: str | None, sm: str | None,
 ) -> None:  # fmt: skip
     root, dist = release
-    environ = {}
-    for var, value in ((FORCE_CUDA, cuda), (FORCE_SM, sm)):
-        monkeypatch.delenv(var, raising=False)
-        if value is not None:
-            monkeypatch.setenv(var, value)
-            environ[var] = value
+    environ = force_machine(monkeypatch, cuda, sm)
     order = predicted(root)
     # delete the chosen wheel and ask again: uv must walk down our order
     pool = tmp_path / "pool"
