@@ -388,23 +388,11 @@ class SharedCache:
                 return False
         except OSError:
             return False
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".tmp-{key}-{os.getpid()}-{threading.get_ident()}.o")
         try:
-            try:
-                os.link(src, tmp)
-            except OSError:
-                import shutil
-
-                shutil.copyfile(src, tmp)
-            if not output_intact(tmp):
+            if not _place(src, dest, key):
                 return False
-            os.replace(tmp, dest)
         except OSError:
             return False
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         self.touch(key)
         return True
 
@@ -412,19 +400,7 @@ class SharedCache:
         """Store the object at ``local`` (best effort: a full disk only loses the cache entry)."""
         dest = self.object_path(key)
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".tmp-{key}-{os.getpid()}-{threading.get_ident()}.o")
-            try:
-                try:
-                    os.link(local, tmp)
-                except OSError:
-                    import shutil
-
-                    shutil.copyfile(local, tmp)
-                os.replace(tmp, dest)
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+            _place(local, dest, key, check=False)
             with self._lock:
                 self.added += os.stat(dest).st_size
         except OSError:
@@ -476,6 +452,27 @@ class SharedCache:
                         os.unlink(path)
                         freed += size
             return freed
+
+
+def _place(src: Path, dest: Path, key: str, *, check: bool = True) -> bool:
+    """Hard-link (else copy) ``src`` to ``dest`` through a temp name and a rename; with
+    ``check``, only when the copy looks whole (False otherwise). Raises OSError."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".tmp-{key}-{os.getpid()}-{threading.get_ident()}.o")
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            import shutil
+
+            shutil.copyfile(src, tmp)
+        if check and not output_intact(tmp):
+            return False
+        os.replace(tmp, dest)
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _scandir(path: str | Path) -> list[os.DirEntry[str]]:
