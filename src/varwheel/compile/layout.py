@@ -63,8 +63,11 @@ class Layout:
         self.linked_root = not _inside(self.build_dir, self.root)
         self.generated = tuple(os.path.normpath(d) for d in generated)
         self.external: list[str] = []  # absolute include dirs, in the order first seen: inc/<n>
+        # the compiler's idea of its working directory: /proc/self/cwd where there is one
+        self._proc_cwd = sys.platform.startswith("linux") and os.path.isdir(_CWD)
         self._cwd = ""
         self._env: dict[str, str] | None = None
+        self.root_prefix = self.build_prefix = ""  # how commands spell @ROOT@/ and @BUILD@/
 
     @property
     def env(self) -> dict[str, str]:
@@ -78,24 +81,26 @@ class Layout:
         """The directory the commands run in: ``<build>/views/<digest>``, one per set of
         symlink targets, so concurrent builds sharing a build directory (a release's
         variants, with their own generated headers) never repoint each other's links.
-        Known once planning has registered every include directory."""
+        Fixed the first time it is asked for, once planning has registered every include
+        directory."""
         if not self._cwd:
-            from .cache import digest
-
-            name = digest("view", self.root, *self.external, "\0", *self.generated)[:16]
-            self._cwd = os.path.join(self.build_dir, "views", name)
+            self._settle()
         return self._cwd
+
+    def _settle(self) -> None:
+        """Fix :attr:`cwd` and work out, once, the spellings relative to it."""
+        from .cache import digest
+
+        name = digest("view", self.root, *self.external, "\0", *self.generated)[:16]
+        self._cwd = os.path.join(self.build_dir, "views", name)
+        up = os.path.relpath(self.root, self._cwd).replace(os.sep, "/") + "/"
+        self.root_prefix = PROJECT_LINK + "/" if self.linked_root else up
+        self.build_prefix = os.path.relpath(self.build_dir, self._cwd).replace(os.sep, "/") + "/"
 
     @property
     def cwd_name(self) -> str:
         """What the compiler records as its working directory (``PWD``)."""
-        return _CWD if sys.platform.startswith("linux") and os.path.isdir(_CWD) else self.cwd
-
-    @property
-    def root_prefix(self) -> str:
-        if self.linked_root:
-            return PROJECT_LINK + "/"
-        return os.path.relpath(self.root, self.cwd).replace(os.sep, "/") + "/"
+        return _CWD if self._proc_cwd else self.cwd
 
     # -- planning (placeholder form) -----------------------------------------------------
 
@@ -112,6 +117,7 @@ class Layout:
             rel = os.path.relpath(full, self.root)
             return ROOT + ("" if rel == os.curdir else rel.replace(os.sep, "/"))
         if full not in self.external:
+            assert not self._cwd, "an include directory registered after the commands' directory was fixed"
             self.external.append(full)
         return f"@INC{self.external.index(full)}@"
 
@@ -169,9 +175,11 @@ class Layout:
     # -- running --------------------------------------------------------------------------
 
     def real(self, arg: str) -> str:
-        """``arg`` with its placeholders spelled for this build."""
+        """``arg`` with its placeholders spelled for this build (which fixes :attr:`cwd`)."""
         if "@" not in arg:
             return arg
+        if not self._cwd:
+            self._settle()
 
         def sub(m: re.Match[str]) -> str:
             tok = m.group(1)
@@ -180,7 +188,7 @@ class Layout:
             if tok == "CWD@":
                 return self.cwd_name
             if tok == "BUILD@/":
-                return os.path.relpath(self.build_dir, self.cwd).replace(os.sep, "/") + "/"
+                return self.build_prefix
             return ("inc/" if tok.startswith("INC") else "gen/") + tok[3:-1]
 
         return _PLACEHOLDER.sub(sub, arg)
@@ -239,8 +247,8 @@ class Layout:
         """The absolute path of a file as a command (or its depfile) spells it."""
         if os.path.isabs(p):
             return os.path.normpath(p)
-        if self.linked_root and (p == PROJECT_LINK or p.startswith(self.root_prefix)):
-            return os.path.normpath(os.path.join(self.root, p[len(self.root_prefix) :]))
+        if self.linked_root and (p == PROJECT_LINK or p.startswith(PROJECT_LINK + "/")):
+            return os.path.normpath(os.path.join(self.root, p[len(PROJECT_LINK) + 1 :]))
         for kind, dirs in (("inc/", self.external), ("gen/", self.generated)):
             if p.startswith(kind):
                 num, _, rest = p[len(kind) :].partition("/")
