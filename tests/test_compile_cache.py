@@ -85,6 +85,9 @@ def test_commands_are_the_same_from_any_directory_and_name_no_absolute_path(tmp_
     build(a, tmp_path / "bld-a", inc_module())
     build(b, tmp_path / "tmp" / "x" / "bld-b", inc_module())
     cmds = [json.loads((tmp_path / d / "compile_commands.json").read_text()) for d in ("bld-a", "tmp/x/bld-b")]
+    written = (tmp_path / "bld-a" / "compile_commands.json").stat().st_mtime_ns
+    build(a, tmp_path / "bld-a", inc_module())
+    assert (tmp_path / "bld-a" / "compile_commands.json").stat().st_mtime_ns == written  # unchanged: not rewritten
     assert [e["arguments"] for e in cmds[0]] == [e["arguments"] for e in cmds[1]]
     assert [e["file"] for e in cmds[0]] == ["project/src/a.c", "project/src/b.c", "project/src/c.c"]
     for entry in cmds[0]:
@@ -153,6 +156,7 @@ def test_a_build_elsewhere_takes_every_object_from_the_shared_cache(tmp_path: Pa
     build(a, tmp_path / "bld-a", inc_module(), cache=False, **shared(tmp_path))
     products, builder = build(b, tmp_path / "bld-b", inc_module(), cache=False, **shared(tmp_path))
     assert builder.compiled == [] and builder.manifests.from_cache == 3 and len(builder.linked) == 1
+    assert not (tmp_path / "bld-b" / "compile_commands.json").exists()  # a throw-away build dir
     plain, _ = build(b, tmp_path / "bld-plain", inc_module(), cache=False)
     assert products.extensions[0].path.read_bytes() == plain.extensions[0].path.read_bytes()
     # an edit elsewhere recompiles exactly the sources that read it

@@ -616,13 +616,18 @@ class _Builder:
                     }
                 )
         text = json.dumps(entries, indent=1).encode()
+        target = self.build_dir / "compile_commands.json"
         with contextlib.suppress(OSError):
-            atomic_write(self.build_dir / "compile_commands.json", text, durable=False)
+            if target.read_bytes() == text:
+                return  # a rebuild of the same configuration: nothing to write
+        with contextlib.suppress(OSError):
+            atomic_write(target, text, durable=False)
 
     def run(self) -> BuildProducts:
         plans = self.plan()
         self.layout.set_up()
-        self.write_compile_commands(plans)
+        if self.req.cache:  # a kept build dir: a throw-away one is gone before an IDE could read it
+            self.write_compile_commands(plans)
         self.planned.set()
         todo: list[ObjectJob] = []
         translate: list[TranslateTask] = []  # each followed by its output's compile, if that is not cached
