@@ -559,7 +559,7 @@ def test_editable_inputs_list_the_pyx_and_what_it_cimports(project, tmp_path: Pa
     (from Cython's record), not only the generated C (which lives in the build dir)."""
     root = project("cython-basic")
     for _ in range(2):  # the second build takes everything from the records
-        products, _ = build(root, tmp_path / "b", skip=("cyproj._vec",))
+        products, _ = build(root, tmp_path / "b", skip=("cyproj._vec",), inputs=True)
         inputs = {e.name: [path for path, _, _ in e.inputs] for e in products.extensions}
         assert "src/cyproj/_helper.pyx" in inputs["cyproj._helper"]
         assert "src/cyproj/_helper.pxd" in inputs["cyproj._fast"] or "src/cyproj/_helper.pxd" in inputs["cyproj._other"]

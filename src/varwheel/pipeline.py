@@ -47,7 +47,7 @@ from .config.version import VERSION_PLACEHOLDER, with_version
 
 if TYPE_CHECKING:
     from .audit import Audited, AuditReport
-    from .compile import BuildProducts, RunningBuild
+    from .compile import BuildProducts, CompileRequest, RunningBuild
     from .metadata import CoreMetadata
     from .sources import SourceManifest
     from .variants import VariantResult
@@ -297,6 +297,7 @@ class Workspace:
     work: Path
     build_dir: Path | None  # None: nothing to compile
     kept: bool  # the build dir outlives the build (-C build-dir, an editable build): caches pay
+    editable: bool = False
 
     @property
     def tree(self) -> Path:
@@ -372,7 +373,7 @@ def workspace(stack: contextlib.ExitStack, prep: Prepared, *, editable: bool) ->
         build_dir = prep.settings.options.build_dir
     else:
         build_dir = work / "build"
-    return Workspace(work, build_dir, kept=build_dir != work / "build")
+    return Workspace(work, build_dir, kept=build_dir != work / "build", editable=editable)
 
 
 def start_compile(stack: contextlib.ExitStack, prep: Prepared, space: Workspace) -> Compiling:
@@ -389,7 +390,9 @@ def start_compile(stack: contextlib.ExitStack, prep: Prepared, space: Workspace)
         # these projects the metadata stage up front)
         modules = with_version(modules, prep.meta.version)
     held = stack.enter_context(_log.holding())
-    running = stack.enter_context(_compiling(prep.settings, modules, space.build_dir, prep.variant, cache=space.kept))
+    running = stack.enter_context(
+        _compiling(prep.settings, modules, space.build_dir, prep.variant, cache=space.kept, inputs=space.editable)
+    )
     return Compiling(running, held)
 
 
@@ -621,6 +624,41 @@ class _Clock:
         return tuple(self._laps)
 
 
+def compile_request(
+    settings: Settings,
+    modules: tuple[ExtModule, ...],
+    build_dir: Path,
+    variant: VariantResult | None,
+    *,
+    cache: bool,
+    inputs: bool = False,
+    verbose: bool | None = None,
+) -> CompileRequest:
+    """What the compile stage gets for ``modules`` of this build: the settings' jobs, build
+    type, launcher, shared cache and Cython options, the variant's flags. ``inputs``: list
+    each extension's project inputs (editable installs check them for staleness)."""
+    from .compile import CompileRequest
+    from .compile.cache import shared_cache_location
+
+    opts, tool = settings.options, settings.tool
+    cache_dir, max_size = shared_cache_location(opts.compile_cache, os.environ)
+    return CompileRequest(
+        root=settings.root,
+        modules=modules,
+        build_dir=build_dir,
+        jobs=opts.jobs,
+        verbose=opts.verbose if verbose is None else verbose,
+        extra=variant.flags if variant is not None else CompileFlags(),
+        cache=cache,
+        cache_dir=cache_dir,
+        cache_max_size=max_size,
+        launcher=opts.compiler_launcher or tool.compiler_launcher,
+        build_type=opts.build_type or tool.build_type,
+        cython=tool.cython,
+        inputs=inputs,
+    )
+
+
 @contextlib.contextmanager
 def _compiling(
     settings: Settings,
@@ -629,31 +667,14 @@ def _compiling(
     variant: VariantResult | None,
     *,
     cache: bool,
+    inputs: bool = False,
 ) -> Iterator[RunningBuild]:
     """Start compiling every extension module; cancel the compile if the caller fails meanwhile."""
-    from .compile import CompileRequest, RunningBuild
-    from .compile.cache import shared_cache_location
+    from .compile import RunningBuild
 
     build_dir.mkdir(parents=True, exist_ok=True)
     _log.info(f"varwheel: compiling {len(modules)} extension module(s) in {build_dir}")
-    opts, tool = settings.options, settings.tool
-    cache_dir, max_size = shared_cache_location(opts.compile_cache, os.environ)
-    running = RunningBuild(
-        CompileRequest(
-            root=settings.root,
-            modules=modules,
-            build_dir=build_dir,
-            jobs=opts.jobs,
-            verbose=opts.verbose,
-            extra=variant.flags if variant is not None else CompileFlags(),
-            cache=cache,
-            cache_dir=cache_dir,
-            cache_max_size=max_size,
-            launcher=opts.compiler_launcher or tool.compiler_launcher,
-            build_type=opts.build_type or tool.build_type,
-            cython=settings.tool.cython,
-        )
-    )
+    running = RunningBuild(compile_request(settings, modules, build_dir, variant, cache=cache, inputs=inputs))
     running.wait_started(0.5)
     try:
         yield running

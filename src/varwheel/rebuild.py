@@ -78,8 +78,7 @@ def _apply_env(env: Mapping[str, Any]) -> None:
 def rebuild(recipe: Mapping[str, Any], name: str, reason: str, verbosity: int) -> dict[str, Any]:
     """Rebuild extension ``name`` of the install ``recipe`` describes; the result to report."""
     from . import pipeline
-    from .compile import CompileRequest, build_extensions
-    from .config.model import CompileFlags
+    from .compile import build_extensions
     from .config.version import VERSION_PLACEHOLDER, with_version
 
     root, state, build_dir = Path(recipe["root"]), Path(recipe["state"]), Path(recipe["build_dir"])
@@ -115,14 +114,8 @@ def rebuild(recipe: Mapping[str, Any], name: str, reason: str, verbosity: int) -
         module = dataclasses.replace(modules[name], optional=False)
         if any(v is not None and VERSION_PLACEHOLDER in v for _, v in module.define_macros):
             module = with_version((module,), prep.meta.version)[0]
-        request = CompileRequest(
-            root=prep.settings.root,
-            modules=(module,),
-            build_dir=build_dir,
-            jobs=prep.settings.options.jobs,
-            verbose=verbosity >= 2,
-            extra=prep.variant.flags if prep.variant is not None else CompileFlags(),
-            cache=True,
+        request = pipeline.compile_request(
+            prep.settings, (module,), build_dir, prep.variant, cache=True, inputs=True, verbose=verbosity >= 2
         )
         build_dir.mkdir(parents=True, exist_ok=True)
         products = build_extensions(request, started=announce)

@@ -554,7 +554,8 @@ class _Builder:
         inputs: tuple[tuple[str, int, int], ...] = ()
         if self.records:
             self.links.record(plan.link_slot, plan.link_key)
-            inputs = self.project_inputs(plan)
+            if self.req.inputs:
+                inputs = self.project_inputs(plan)
         return BuiltExtension(plan.module.name, path, plan.dest, plan.limited_api, inputs)
 
     def project_inputs(self, plan: ModulePlan) -> tuple[tuple[str, int, int], ...]:

@@ -29,6 +29,8 @@ class CompileRequest:
     build_type: str = "release"  # see toolchain.BUILD_TYPES
     # [tool.varwheel.cython]: how the modules' .pyx sources are translated
     cython: CythonConfig = field(default_factory=CythonConfig)
+    # list each extension's project inputs (BuiltExtension.inputs): editable installs check them
+    inputs: bool = False
 
 
 @dataclass(frozen=True)
