@@ -65,6 +65,23 @@ NUMPY_PROJECT = {
     "src/npdemo.c": pymod("npdemo", "PyLong_FromLong(NPY_MAXDIMS)", "#include <numpy/ndarraytypes.h>\n"),
 }
 
+C_PROJECT = {
+    "src/m.c": pymod("m", "PyLong_FromLong(7)"),
+}
+C_PYPROJECT = """\
+    [build-system]
+    requires = ["varwheel"]
+    build-backend = "varwheel.build"
+
+    [project]
+    name = "m"
+    version = "1.0"
+
+    [[tool.varwheel.ext-modules]]
+    name = "m"
+    sources = ["src/m.c"]
+    """
+
 
 def two_copies(tmp_path: Path, files: dict[str, str]) -> tuple[Path, Path]:
     a, b = tmp_path / "checkout-a" / "proj", tmp_path / "elsewhere" / "b" / "proj"
@@ -406,7 +423,7 @@ def test_auto_launcher_uses_ccache_and_it_hits_across_directories(
     monkeypatch.delenv("CCACHE_DISABLE", raising=False)
     monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "ccache"))
     monkeypatch.setenv("VARWHEEL_COMPILE_CACHE", "0")
-    a, b = two_copies(tmp_path, {"pyproject.toml": C_PYPROJECT, **INC_C_PROJECT})
+    a, b = two_copies(tmp_path, {"pyproject.toml": C_PYPROJECT, **C_PROJECT})
     for src in (a, b):
         pipeline.build_wheel(src, tmp_path / "out", {"verbose": "true", "build-dir": str(src.parent / "bld")})
     out = capfd.readouterr().out
@@ -417,24 +434,6 @@ def test_auto_launcher_uses_ccache_and_it_hits_across_directories(
     assert hits == 1, stats
     pipeline.build_wheel(b, tmp_path / "out", {"verbose": "true", "compiler-launcher": "none"})
     assert "ccache" not in capfd.readouterr().out
-
-
-INC_C_PROJECT = {
-    "src/m.c": pymod("m", "PyLong_FromLong(7)"),
-}
-C_PYPROJECT = """\
-    [build-system]
-    requires = ["varwheel"]
-    build-backend = "varwheel.build"
-
-    [project]
-    name = "m"
-    version = "1.0"
-
-    [[tool.varwheel.ext-modules]]
-    name = "m"
-    sources = ["src/m.c"]
-    """
 
 
 # ---------------------------------------------------------------------------- sccache + Redis
@@ -482,7 +481,7 @@ def test_sccache_with_redis_serves_a_second_machine(sccache: Path, tmp_path: Pat
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.05)
-        a, b = two_copies(tmp_path, {"pyproject.toml": C_PYPROJECT, **INC_C_PROJECT})
+        a, b = two_copies(tmp_path, {"pyproject.toml": C_PYPROJECT, **C_PROJECT})
         stats = []
         for n, src in enumerate((a, b)):
             env = {
